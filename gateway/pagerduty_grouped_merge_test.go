@@ -252,3 +252,54 @@ func TestPagerDutyGroupedAlertAcknowledgedBeforeItsMergeIsDelivered(t *testing.T
 		}
 	}
 }
+
+// TestPagerDutyGroupedAlertMergedIntoAnIncidentMergedAwayFirst: PagerDuty
+// merges x's PagerDuty incident into y's, then y's (holding x's alert)
+// into z's, and carol acknowledges z's, which holds all three alerts;
+// the first merge's webhook comes after the second's (PagerDuty keeps no
+// order between webhooks, and one answered 5xx comes again later).
+// Before, x's alert was recorded in y's incident, merged away already,
+// where nothing reaches it: z's acknowledgement left x triggered, and
+// carol got x's SMS for an alert she had acknowledged in PagerDuty (and
+// z's resolve would never have ended x's merge). The merge away is kept
+// a day, and a merge into it delivered after goes on to z's. On both
+// stores, with the acknowledgement delivered before and after the late
+// merge.
+func TestPagerDutyGroupedAlertMergedIntoAnIncidentMergedAwayFirst(t *testing.T) {
+	for name, mk := range stores(t) {
+		for _, ackLast := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/acknowledgement delivered last %v", name, ackLast), func(t *testing.T) {
+				fake := providertest.NewPagerDuty(t)
+				h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+				x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
+				y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
+				z := fireLabels(h, "gz", map[string]string{"alertname": "Z", "severity": "critical"})
+				h.step(fixedNow)
+				kx, ky, kz := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0), pagerduty.DedupKey(z, "carol", 0)
+				qz := fake.Incident(kz)
+				xy := fake.Merge(kx, ky, "")
+				yz := fake.Merge(ky, kz, "")
+				ack := fake.AcknowledgeIncident(qz, pdAgentCarol)
+				order := []string{yz, xy, ack}
+				if !ackLast {
+					order = []string{yz, ack, xy}
+				}
+				for _, body := range order {
+					if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
+						t.Fatalf("webhook: %d %s", code, out)
+					}
+				}
+				h.runUntil(fixedNow.Add(10 * time.Minute))
+				for _, id := range []string{x, y, z} {
+					if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+						t.Fatalf("%s after carol acknowledged PagerDuty's incident %s, which holds its alert: %s by %q, want acknowledged by carol",
+							id, qz, v.Status, v.AcknowledgedBy)
+					}
+				}
+				if got := pagedFor(h, x); len(got) != 0 {
+					t.Fatalf("x paged after carol acknowledged the PagerDuty incident its alert is in: %v", got)
+				}
+			})
+		}
+	}
+}

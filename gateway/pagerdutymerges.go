@@ -64,13 +64,25 @@ type pagerDutyMerged struct {
 	// pagerDutyResolvedKeep.
 	AckedAt int64  `json:"acked_at,omitempty"`
 	AckedBy string `json:"acked_by,omitempty"`
+	// MergedInto is the PagerDuty incident it was merged into, at
+	// MergedAt (the merge's occurred_at, Unix ms; 0 unknown), kept
+	// pagerDutyResolvedKeep with no alerts: a merge into it whose webhook
+	// comes after goes on there.
+	MergedInto string `json:"merged_into,omitempty"`
+	MergedAt   int64  `json:"merged_at,omitempty"`
 }
 
-// Merge moves what is kept for from, and alert, to into, and returns
-// them with what is kept of into (a person's acknowledgement); into being
-// resolved already (its webhook came first), nothing is kept, and from's
-// record is dropped.
-func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pagerduty.Moved) (pagerduty.MergeTarget, error) {
+// pagerDutyMergeHops is how many merges in turn a merge delivered late
+// follows.
+const pagerDutyMergeHops = 10
+
+// Merge moves what is kept for from, and alert, to into (or to the
+// incident into was merged into since, as far as its merge is kept),
+// and returns them with what is kept of that one (a person's
+// acknowledgement); that one being resolved already (its webhook came
+// first), nothing is kept. from keeps, pagerDutyResolvedKeep, where it
+// went: a merge into it whose webhook comes after follows it.
+func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.Time, alert pagerduty.Moved) (pagerduty.MergeTarget, error) {
 	var got pagerduty.MergeTarget
 	err := m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, del map[string]bool) bool {
 		got = pagerduty.MergeTarget{}
@@ -78,14 +90,30 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pa
 		if alert.Key != "" {
 			moved = append(slices.Clip(moved), alert)
 		}
-		if len(moved) == 0 {
+		if from == into || len(moved) == 0 && docs[from].MergedInto == into {
 			return false
 		}
-		if _, ok := docs[from]; ok && from != into {
-			del[from] = true
+		var atMs int64
+		if !at.IsZero() {
+			atMs = at.UnixMilli()
 		}
-		to := docs[into]
-		got.Moved = moved
+		put[from] = pagerDutyMerged{Expires: m.now().Add(pagerDutyResolvedKeep).UnixMilli(), MergedInto: into, MergedAt: atMs}
+		// Followed as far as kept, and when the alerts got there: the
+		// latest merge on the way (unknown when one's is).
+		target, arrived := into, atMs
+		for hops := 0; docs[target].MergedInto != "" && docs[target].MergedInto != target && hops < pagerDutyMergeHops; hops++ {
+			if d := docs[target]; d.MergedAt == 0 || arrived == 0 {
+				arrived = 0
+			} else {
+				arrived = max(arrived, d.MergedAt)
+			}
+			target = docs[target].MergedInto
+		}
+		if len(moved) == 0 {
+			return true
+		}
+		to := docs[target]
+		got.Moved, got.Into = moved, target
 		if to.Resolved {
 			got.Resolved, got.ResolvedBy = true, to.By
 			return true
@@ -93,13 +121,17 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, alert pa
 		if to.AckedAt != 0 {
 			got.AckedAt, got.AckedBy = time.UnixMilli(to.AckedAt), to.AckedBy
 		}
+		if arrived != 0 {
+			got.Arrived = time.UnixMilli(arrived)
+		}
 		for _, a := range moved {
 			if !slices.Contains(to.Alerts, a) {
 				to.Alerts = append(to.Alerts, a)
 			}
 		}
 		to.Expires = m.now().Add(pagerDutyMergeKeep).UnixMilli()
-		put[into] = to
+		to.MergedInto, to.MergedAt = "", 0
+		put[target] = to
 		return true
 	})
 	if err != nil {
@@ -245,7 +277,7 @@ func (m *pagerDutyMerges) resolved(ctx context.Context, docs map[string]pagerDut
 	var gone []string
 	for k, d := range docs {
 		if d.Resolved || len(d.Alerts) == 0 {
-			continue // a resolve or an acknowledgement alone: kept until it expires
+			continue // a resolve, an acknowledgement or a merge away alone: kept until it expires
 		}
 		if !slices.ContainsFunc(d.Alerts, func(a pagerduty.Moved) bool {
 			id, _, _, ok := pagerduty.ParseDedupKey(a.Key)

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +47,7 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			}
 			merge := func(from, into string, a pagerduty.Moved) {
 				t.Helper()
-				got, err := m.Merge(ctx, from, into, a)
+				got, err := m.Merge(ctx, from, into, time.Time{}, a)
 				must(err)
 				if got.Resolved {
 					t.Fatalf("merge of %s into %s, never resolved, over at once: %+v", from, into, got)
@@ -69,7 +71,7 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			if got := moved("Q9"); len(got) != 0 {
 				t.Fatalf("Q9 forgotten still holds %v", got)
 			}
-			got, err := m.Merge(ctx, "Q4", "Q9", ax) // its webhook delivered after Q9's resolve
+			got, err := m.Merge(ctx, "Q4", "Q9", time.Time{}, ax) // its webhook delivered after Q9's resolve
 			if err != nil || !got.Resolved || !slices.Equal(got.Moved, []pagerduty.Moved{ax}) || got.ResolvedBy != "Carol" || len(moved("Q9")) != 0 {
 				t.Fatalf("merge into Q9 delivered after its resolve: %+v (%v), Q9 holds %v; want %v over, by Carol, nothing kept",
 					got, err, moved("Q9"), ax)
@@ -77,21 +79,35 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			if _, err := st.PutDocs(ctx, "other", 0, map[string][]byte{"k": []byte("v")}, nil); err != nil {
 				t.Fatal(err)
 			}
-			merge("Q2", "Q1", ax)
+			merge("Q12", "Q11", ax)
 			now = now.Add(pagerDutyMergeKeep + time.Second)
-			if got := moved("Q1"); len(got) != 0 {
+			if got := moved("Q11"); len(got) != 0 {
 				t.Fatalf("kept past pagerDutyMergeKeep: %v", got)
 			}
 			now = fixedNow
-			merge("Q2", "Q1", ax)
+			merge("Q14", "Q13", ax)
 			carolActs(t, h, x)("resolve")
-			merge("Q8", "Q7", ay)
-			if got := moved("Q1"); len(got) != 0 {
+			merge("Q15", "Q7", ay)
+			if got := moved("Q13"); len(got) != 0 {
 				t.Fatalf("kept once its incident was resolved: %v", got)
 			}
 			raw, _, err := st.ListDocs(ctx, pagerDutyMergesKind)
-			if err != nil || len(raw) != 2 || raw["Q7"] == nil || raw["Q9"] == nil {
-				t.Fatalf("documents kept: %v (%v), want Q7's and Q9's resolve alone", raw, err)
+			var holding []string
+			for k, v := range raw {
+				var d pagerDutyMerged
+				if json.Unmarshal(v, &d) == nil && len(d.Alerts) > 0 {
+					holding = append(holding, k)
+				}
+			}
+			if err != nil || !slices.Equal(holding, []string{"Q7"}) || !strings.Contains(string(raw["Q9"]), `"resolved":true`) {
+				t.Fatalf("documents holding alerts: %v (%v), want Q7's alone, and Q9's resolve kept", holding, err)
+			}
+			// A merge whose webhook comes after the merge of the
+			// incident it went into (Q7 into Q16) goes on there.
+			merge("Q7", "Q16", pagerduty.Moved{})
+			merge("Q17", "Q7", ax)
+			if got := moved("Q16"); !slices.Equal(got, []pagerduty.Moved{ay, ax}) || len(moved("Q7")) != 0 {
+				t.Fatalf("merge into Q7 delivered after Q7's into Q16: Q16 holds %v, Q7 %v", got, moved("Q7"))
 			}
 			if other, _, err := st.ListDocs(ctx, "other"); err != nil || string(other["k"]) != "v" {
 				t.Fatalf("another kind's document: %q (%v)", other, err)
@@ -101,9 +117,10 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			at := fixedNow.Add(time.Minute)
 			must(m.Acknowledged(ctx, "Q3", "Carol", at))
 			must(m.Acknowledged(ctx, "Q3", "Bob", at.Add(-time.Second))) // an older one, delivered late
-			merge("Q8", "Q7", ay)                                        // another write: Q3's acknowledgement alone stays
-			got, err = m.Merge(ctx, "Q4", "Q3", ay)
-			if err != nil || got.Resolved || !got.AckedAt.Equal(at) || got.AckedBy != "Carol" || !slices.Equal(got.Moved, []pagerduty.Moved{ay}) {
+			merge("Q18", "Q19", ay)                                      // another write: Q3's acknowledgement alone stays
+			got, err = m.Merge(ctx, "Q6", "Q3", fixedNow, ay)
+			if err != nil || got.Resolved || !got.AckedAt.Equal(at) || got.AckedBy != "Carol" || !got.Arrived.Equal(fixedNow) || got.Into != "Q3" ||
+				!slices.Equal(got.Moved, []pagerduty.Moved{ay}) {
 				t.Fatalf("merge into Q3 delivered after Carol's acknowledgement of it: %+v (%v)", got, err)
 			}
 		})

@@ -33,7 +33,10 @@ type MergeIndex interface {
 	// was). It returns what moved and what is recorded of into: its
 	// resolve or a person's acknowledgement, whose webhooks PagerDuty
 	// may deliver before the merge's; resolved, nothing is kept.
-	Merge(ctx context.Context, from, into string, alert Moved) (MergeTarget, error)
+	// at is when the merge was made (its occurred_at; zero unknown).
+	// A merge into an incident merged away since (its webhook came
+	// first) goes on to the one it went into.
+	Merge(ctx context.Context, from, into string, at time.Time, alert Moved) (MergeTarget, error)
 	// Moved is what is recorded for PagerDuty's incident pd, none when
 	// nothing is.
 	Moved(ctx context.Context, pd string) ([]Moved, error)
@@ -48,8 +51,13 @@ type MergeIndex interface {
 
 // MergeTarget is what a merge recorded found of the incident it went into.
 type MergeTarget struct {
-	// Moved is what moved into it.
+	// Moved is what moved into it, Into: the incident merged into, or
+	// the one it went into since.
 	Moved []Moved
+	Into  string
+	// Arrived is when they reached Into (the latest merge on the way),
+	// zero when not known.
+	Arrived time.Time
 	// Resolved says its resolve was recorded first: nothing was kept,
 	// and the merge of each alert moved is over already. ResolvedBy
 	// resolved it.
@@ -86,7 +94,7 @@ func (wh *Webhook) rememberMerge(ctx context.Context, ev *webhookEvent, alert bo
 	if alert {
 		m = Moved{Key: ev.Data.IncidentKey, Into: into}
 	}
-	got, err := wh.Merges.Merge(ctx, ev.Data.ID, into, m)
+	got, err := wh.Merges.Merge(ctx, ev.Data.ID, into, ev.occurredAt(), m)
 	if err != nil {
 		return fmt.Errorf("keep the PagerDuty merge of %s into %s: %w", ev.Data.ID, into, err)
 	}
@@ -95,14 +103,14 @@ func (wh *Webhook) rememberMerge(ctx context.Context, ev *webhookEvent, alert bo
 	// acknowledgements would never reach the PagerDuty incident a page
 	// under their keys opens.
 	if got.Resolved {
-		return wh.notedOver(ctx, got.Moved, into, got.ResolvedBy)
+		return wh.notedOver(ctx, got.Moved, got.Into, got.ResolvedBy)
 	}
 	// A person's acknowledgement of into that came first, made after the
 	// merge: they acknowledged the incident holding these alerts, and
 	// PagerDuty stopped notifying for them (ackMoved). One made before
 	// the merge did not see them: their ladders go on.
-	if at := ev.occurredAt(); !got.AckedAt.IsZero() && !at.IsZero() && got.AckedAt.After(at) {
-		return wh.ackEach(ctx, got.Moved, "", into, got.AckedBy)
+	if !got.AckedAt.IsZero() && !got.Arrived.IsZero() && got.AckedAt.After(got.Arrived) {
+		return wh.ackEach(ctx, got.Moved, "", got.Into, got.AckedBy)
 	}
 	return nil
 }

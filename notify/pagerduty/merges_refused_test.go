@@ -18,7 +18,7 @@ type refusingMerges struct{ down bool }
 
 var errMergesDown = errors.New("the merges' node is down")
 
-func (m *refusingMerges) Merge(context.Context, string, string, pagerduty.Moved) (pagerduty.MergeTarget, error) {
+func (m *refusingMerges) Merge(context.Context, string, string, time.Time, pagerduty.Moved) (pagerduty.MergeTarget, error) {
 	if m.down {
 		return pagerduty.MergeTarget{}, errMergesDown
 	}

@@ -436,11 +436,16 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 // mergedAlerts are the dedup keys of the alerts whose PagerDuty incident
 // the timeline says was merged into another (MergedNote), each with the
 // PagerDuty services of its merges (mergedIn), but for the merges it
-// says are over since (MergeOverNote, naming the incident the merge went
-// into).
+// says are over (MergeOverNote, naming the incident the merge went into),
+// wherever the note is: PagerDuty merges nothing into a resolved
+// incident, so the note that its merge is over can come before the
+// merge's own only by how the webhooks were stored (the merge's note
+// refused, and written when PagerDuty delivers the webhook again, after
+// the merge over was noted), and the merge is over all the same.
 func mergedAlerts(tl []store.Entry) map[string][]string {
 	type merge struct{ service, into string }
 	merges := map[string][]merge{}
+	over := map[[2]string]bool{}
 	for _, e := range tl {
 		if e.Type != "resolve_ignored" {
 			continue
@@ -448,8 +453,11 @@ func mergedAlerts(tl []store.Entry) map[string][]string {
 		if key, service, ok := pagerduty.MergedAlert(e.Detail); ok {
 			merges[key] = append(merges[key], merge{service, pagerduty.MergedInto(e.Detail)})
 		} else if key, into, ok := pagerduty.MergeOver(e.Detail); ok {
-			merges[key] = slices.DeleteFunc(merges[key], func(m merge) bool { return m.into == into })
+			over[[2]string{key, into}] = true
 		}
+	}
+	for key := range merges {
+		merges[key] = slices.DeleteFunc(merges[key], func(m merge) bool { return m.into != "" && over[[2]string{key, m.into}] })
 	}
 	out := map[string][]string{}
 	for key, ms := range merges {

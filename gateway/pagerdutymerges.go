@@ -26,10 +26,15 @@ const pagerDutyMergesKind = "pagerduty_merges"
 const pagerDutyMergeKeep = 7 * 24 * time.Hour
 
 // pagerDutyResolvedKeep is how long the resolve of a PagerDuty incident
-// is kept (pagerDutyMerged.Resolved) for a merge into it whose webhook
-// comes after its resolve's: PagerDuty keeps no order between webhooks,
-// and a merge answered 5xx (the record refused) comes again later.
-const pagerDutyResolvedKeep = 24 * time.Hour
+// is kept (pagerDutyMerged.Resolved), as are a person's acknowledgement
+// of it and its merge away, for a merge into it whose webhook comes
+// after: PagerDuty keeps no order between webhooks, and a merge answered
+// 5xx (the record refused) comes again later; PagerDuty retries for
+// minutes, and its own delivery delays have lasted hours. Every resolve
+// and acknowledgement by a person writes one, and every webhook reads
+// them all: 3,000 kept cost each read 8 to 20 ms, so they are kept no
+// longer than that.
+const pagerDutyResolvedKeep = 6 * time.Hour
 
 // pagerDutyMergeWrites is how often a record's write is tried when
 // another replica wrote the kind first.

@@ -123,6 +123,13 @@ func TestPagerDutyMergesKept(t *testing.T) {
 				!slices.Equal(got.Moved, []pagerduty.Moved{ay}) {
 				t.Fatalf("merge into Q3 delivered after Carol's acknowledgement of it: %+v (%v)", got, err)
 			}
+			// A resolve is kept pagerDutyResolvedKeep, no longer: every
+			// webhook reads them all.
+			must(m.Resolved(ctx, "Q20", "Carol"))
+			now = fixedNow.Add(pagerDutyResolvedKeep + time.Second)
+			if got, err = m.Merge(ctx, "Q21", "Q20", time.Time{}, ax); err != nil || got.Resolved {
+				t.Fatalf("merge into Q20 %v after its resolve: %+v (%v), want the resolve gone", pagerDutyResolvedKeep+time.Second, got, err)
+			}
 		})
 	}
 }

@@ -156,9 +156,13 @@ func (wh *Webhook) ackEach(ctx context.Context, moved []Moved, own, pd, by strin
 			return err
 		case acted.NotStored > 0:
 			return storedInPart(acted)
+		case acted.ReopenedSince:
+			wh.log().Info("PagerDuty webhook not applied: the PagerDuty incident an alert of this incident was merged into was acknowledged by a person, but the incident was reopened after that alert's page; the pages since go on",
+				"incident", id, "user", user, "pagerduty_incident", pd, "agent", textcut.Line(by, 100), "dedup_key", m.Key)
+			continue
 		}
 		wh.log().Info("PagerDuty webhook: the PagerDuty incident an alert of this incident was merged into was acknowledged by a person; acknowledged as theirs",
-			"incident", id, "user", user, "pagerduty_incident", pd, "agent", textcut.Line(by, 100), "reopened_since", acted.ReopenedSince)
+			"incident", id, "user", user, "pagerduty_incident", pd, "agent", textcut.Line(by, 100))
 	}
 	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -37,8 +39,12 @@ const pagerDutyMergeKeep = 7 * 24 * time.Hour
 const pagerDutyResolvedKeep = 6 * time.Hour
 
 // pagerDutyMergeWrites is how often a record's write is tried when
-// another replica wrote the kind first.
-const pagerDutyMergeWrites = 10
+// another replica wrote the kind first, each try after a random wait of up
+// to pagerDutyMergeBackoff times the tries so far.
+const (
+	pagerDutyMergeWrites  = 10
+	pagerDutyMergeBackoff = 10 * time.Millisecond
+)
 
 // pagerDutyMerges keeps pagerduty.MergeIndex in the store's documents,
 // which every replica shares, on both stores: small (a key and an id per
@@ -48,6 +54,12 @@ const pagerDutyMergeWrites = 10
 type pagerDutyMerges struct {
 	store store.Store
 	now   func() time.Time
+	// writing has this replica write the record one webhook at a time:
+	// every person's acknowledgement and resolve writes it, and a burst
+	// of them (50 incidents acknowledged at once in PagerDuty's list)
+	// written side by side had most of its writes refused, each the
+	// kind's version moved by another (TestPagerDutyMergesBurstIsKept).
+	writing sync.Mutex
 }
 
 var _ pagerduty.MergeIndex = (*pagerDutyMerges)(nil)
@@ -211,6 +223,8 @@ func (m *pagerDutyMerges) decode(raw map[string][]byte) map[string]pagerDutyMerg
 // pagerd incidents are all resolved, and writes, again when another
 // replica wrote first.
 func (m *pagerDutyMerges) write(ctx context.Context, change func(docs, put map[string]pagerDutyMerged, del map[string]bool) bool) error {
+	m.writing.Lock()
+	defer m.writing.Unlock()
 	for attempt := 1; ; attempt++ {
 		raw, ver, err := m.store.ListDocs(ctx, pagerDutyMergesKind)
 		if err != nil {
@@ -250,6 +264,14 @@ func (m *pagerDutyMerges) write(ctx context.Context, change func(docs, put map[s
 			}
 		}))
 		if errors.Is(err, store.ErrConflict) && attempt < pagerDutyMergeWrites {
+			// Another replica wrote first: tried again at once, the
+			// replicas of a burst moved each other's version ten times
+			// over.
+			select {
+			case <-time.After(rand.N(time.Duration(attempt) * pagerDutyMergeBackoff)):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			continue
 		}
 		if err != nil {

@@ -254,7 +254,10 @@ func gapList(gaps []Shift, loc *time.Location) string {
 // have begun (at begin), that nobody holds the tier, each whole: the week
 // starts where someone holds it, and what is covered repeats every week,
 // so a gap that runs past the week's end is the one before its start.
+// The week is one the clocks do not change in (steadyWeek): the hour they
+// skip may be a gap every other week.
 func weeklyGaps(s *Schedule, t *Tier, begin time.Time) []Shift {
+	begin = steadyWeek(begin.In(s.Location()))
 	w0 := begin
 	for _, sh := range s.tierSpans(t, begin, begin.AddDate(0, 0, 8), false) {
 		if sh.User != "" {
@@ -274,6 +277,27 @@ func weeklyGaps(s *Schedule, t *Tier, begin time.Time) []Shift {
 		}
 	}
 	return gaps
+}
+
+// steadyWeek is begin, or the first of the 52 weeks after it, at the same
+// wall-clock time, from which the zone keeps one offset for 16 days (the
+// week weeklyGaps reads starts up to 8 days after it) and since a day
+// before: begun in the week the clocks skip Sunday's 02:00-03:00, a tier
+// held all week but then showed no gap, and check-config said nothing of
+// the hour nobody holds it every other Sunday of the year. Skipping an
+// hour or repeating one never makes a gap that other weeks lack (a
+// window's edge in either hour is the jump or its first pass, on both
+// sides of it), so a steady week has every gap of the others. begin when
+// the zone has no such week.
+func steadyWeek(begin time.Time) time.Time {
+	for w := 0; w <= 52; w++ {
+		at := begin.AddDate(0, 0, 7*w)
+		zoneStart, zoneEnd := at.ZoneBounds()
+		if (zoneStart.IsZero() || !zoneStart.After(at.Add(-24*time.Hour))) && (zoneEnd.IsZero() || !zoneEnd.Before(at.AddDate(0, 0, 16))) {
+			return at
+		}
+	}
+	return begin
 }
 
 // wallSpan is the time from a to b on the wall clock of their zone, so a

@@ -144,7 +144,7 @@ func (v *validator) restriction(f string, rs *Restriction) {
 			v.errf(f, "start_day and end_day go together (a weekly window, like friday 17:00 to monday 08:00)")
 		case len(rs.Days) > 0:
 			v.errf(f+".days", "days is for daily windows; a window from start_day to end_day is weekly")
-		case *rs.StartDay == *rs.EndDay && rs.Start.Minutes() == rs.End.Minutes()%minutesPerDay:
+		case *rs.StartDay == *rs.EndDay && rs.Start.Minutes() == rs.End.Minutes(): // to 24:00 the same day is a day (windowOn)
 			v.errf(f, "the window is the whole week; leave the restriction out")
 		}
 		return

@@ -9,16 +9,21 @@ import (
 )
 
 // firstWeekByWalk is firstWeek as it was: every week back to earliest
-// looked at, a lookup of who holds the tier at each span.
+// looked at, a lookup of who holds the tier at each span. Weeks in which
+// the gap's span is empty (the hour the clocks skip) are passed over, and
+// each week is the gap's wall clock k weeks back.
 func firstWeekByWalk(s *Schedule, t *Tier, gap Shift, earliest time.Time) time.Time {
 	loc := s.Location()
-	from, until := gap.From.In(loc), gap.Until.In(loc)
-	for {
-		a, b := from.AddDate(0, 0, -7), until.AddDate(0, 0, -7)
+	from0, until0 := gap.From.In(loc), gap.Until.In(loc)
+	first := from0
+	for k := 1; ; k++ {
+		a, b := from0.AddDate(0, 0, -7*k), until0.AddDate(0, 0, -7*k)
 		if a.Before(earliest) || !s.nobodyHolds(t, a, b) {
-			return from
+			return first
 		}
-		from, until = a, b
+		if a.Before(b) {
+			first = a
+		}
 	}
 }
 

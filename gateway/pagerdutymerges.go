@@ -158,10 +158,13 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 }
 
 // Acknowledged keeps that a person, by, acknowledged pd at at (the latest
-// such), with what is kept for it.
-func (m *pagerDutyMerges) Acknowledged(ctx context.Context, pd, by string, at time.Time) error {
-	return m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, _ map[string]bool) bool {
+// such), with what is kept for it, and returns what is kept for pd as
+// the write found it.
+func (m *pagerDutyMerges) Acknowledged(ctx context.Context, pd, by string, at time.Time) ([]pagerduty.Moved, error) {
+	var moved []pagerduty.Moved
+	err := m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, _ map[string]bool) bool {
 		d, ok := docs[pd]
+		moved = d.Alerts
 		if d.Resolved || d.AckedAt >= at.UnixMilli() {
 			return false
 		}
@@ -172,6 +175,10 @@ func (m *pagerDutyMerges) Acknowledged(ctx context.Context, pd, by string, at ti
 		put[pd] = d
 		return true
 	})
+	if err != nil {
+		return nil, err
+	}
+	return moved, nil
 }
 
 // Moved is what is kept for pd.

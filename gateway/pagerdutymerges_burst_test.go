@@ -31,7 +31,8 @@ func TestPagerDutyMergesBurstIsKept(t *testing.T) {
 					m := replicas[i%len(replicas)]
 					pd := fmt.Sprintf("Q%d", i)
 					if i%2 == 0 {
-						errs <- m.Acknowledged(context.Background(), pd, "PCAROL1", fixedNow)
+						_, err := m.Acknowledged(context.Background(), pd, "PCAROL1", fixedNow)
+						errs <- err
 					} else {
 						errs <- m.Resolved(context.Background(), pd, "PCAROL1")
 					}

@@ -115,9 +115,11 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			// A person's acknowledgement delivered before a merge into
 			// the incident: kept (the latest), and told to the merge.
 			at := fixedNow.Add(time.Minute)
-			must(m.Acknowledged(ctx, "Q3", "Carol", at))
-			must(m.Acknowledged(ctx, "Q3", "Bob", at.Add(-time.Second))) // an older one, delivered late
-			merge("Q18", "Q19", ay)                                      // another write: Q3's acknowledgement alone stays
+			_, err = m.Acknowledged(ctx, "Q3", "Carol", at)
+			must(err)
+			_, err = m.Acknowledged(ctx, "Q3", "Bob", at.Add(-time.Second)) // an older one, delivered late
+			must(err)
+			merge("Q18", "Q19", ay) // another write: Q3's acknowledgement alone stays
 			got, err = m.Merge(ctx, "Q6", "Q3", fixedNow, ay)
 			if err != nil || got.Resolved || !got.AckedAt.Equal(at) || got.AckedBy != "Carol" || !got.Arrived.Equal(fixedNow) || got.Into != "Q3" ||
 				!slices.Equal(got.Moved, []pagerduty.Moved{ay}) {

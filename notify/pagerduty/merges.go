@@ -45,8 +45,11 @@ type MergeIndex interface {
 	// merge into it delivered after.
 	Resolved(ctx context.Context, pd, by string) error
 	// Acknowledged records that a person, by, acknowledged pd at at (its
-	// webhook's occurred_at), for a merge into it delivered after.
-	Acknowledged(ctx context.Context, pd, by string, at time.Time) error
+	// webhook's occurred_at), for a merge into it delivered after, and
+	// returns what is recorded for pd as of that record, read in the
+	// same write: a merge into pd kept beside it is either among them
+	// or finds the acknowledgement (Merge's AckedAt).
+	Acknowledged(ctx context.Context, pd, by string, at time.Time) ([]Moved, error)
 }
 
 // MergeTarget is what a merge recorded found of the incident it went into.
@@ -133,11 +136,20 @@ func (wh *Webhook) ackMoved(ctx context.Context, ev *webhookEvent) error {
 	if err := wh.ackEach(ctx, moved, ev.Data.IncidentKey, ev.Data.ID, ev.agentName()); err != nil {
 		return err
 	}
-	// Recorded for a merge into it whose webhook comes after this one.
-	if at := ev.occurredAt(); !at.IsZero() {
-		return wh.Merges.Acknowledged(ctx, ev.Data.ID, ev.agentName(), at)
+	// Recorded for a merge into it whose webhook comes after this one,
+	// and what it holds read again in the same write: a merge kept
+	// between the read above and the record (its webhook on another
+	// replica) was in neither, and its alerts went on paging.
+	at := ev.occurredAt()
+	if at.IsZero() {
+		return nil
 	}
-	return nil
+	since, err := wh.Merges.Acknowledged(ctx, ev.Data.ID, ev.agentName(), at)
+	if err != nil {
+		return err
+	}
+	since = slices.DeleteFunc(since, func(m Moved) bool { return slices.Contains(moved, m) })
+	return wh.ackEach(ctx, since, ev.Data.IncidentKey, ev.Data.ID, ev.agentName())
 }
 
 // ackEach acknowledges, as by, the incident of each alert moved into

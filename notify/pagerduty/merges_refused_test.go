@@ -25,11 +25,11 @@ func (m *refusingMerges) Merge(context.Context, string, string, time.Time, pager
 	return pagerduty.MergeTarget{}, nil
 }
 
-func (m *refusingMerges) Acknowledged(context.Context, string, string, time.Time) error {
+func (m *refusingMerges) Acknowledged(context.Context, string, string, time.Time) ([]pagerduty.Moved, error) {
 	if m.down {
-		return errMergesDown
+		return nil, errMergesDown
 	}
-	return nil
+	return nil, nil
 }
 
 func (m *refusingMerges) Moved(context.Context, string) ([]pagerduty.Moved, error) {

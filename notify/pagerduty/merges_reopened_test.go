@@ -21,8 +21,8 @@ func (m *keptMerges) Merge(context.Context, string, string, time.Time, pagerduty
 }
 func (m *keptMerges) Moved(context.Context, string) ([]pagerduty.Moved, error) { return m.moved, nil }
 func (m *keptMerges) Resolved(context.Context, string, string) error           { return nil }
-func (m *keptMerges) Acknowledged(context.Context, string, string, time.Time) error {
-	return nil
+func (m *keptMerges) Acknowledged(context.Context, string, string, time.Time) ([]pagerduty.Moved, error) {
+	return m.moved, nil
 }
 
 // TestWebhookMergedAlertFromBeforeTheReopenIsNotLoggedAcknowledged:

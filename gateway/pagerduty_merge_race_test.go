@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/providertest"
+	"github.com/pagerd/pagerd/notify/pagerduty"
+)
+
+// mergesRead is a store that runs a function, once armed, right after
+// the next read of the merges' record (pagerDutyMergesKind), before its
+// reader goes on: what another replica does between that read and what
+// the reader writes.
+type mergesRead struct {
+	store.Store
+	mu    sync.Mutex
+	after func()
+}
+
+func (s *mergesRead) arm(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.after = f
+}
+
+func (s *mergesRead) ListDocs(ctx context.Context, kind string) (map[string][]byte, int64, error) {
+	raw, ver, err := s.Store.ListDocs(ctx, kind)
+	if kind == pagerDutyMergesKind {
+		s.mu.Lock()
+		f := s.after
+		s.after = nil
+		s.mu.Unlock()
+		if f != nil {
+			f()
+		}
+	}
+	return raw, ver, err
+}
+
+// twoReplicasMerging pushes x and y to carol through PagerDuty on a
+// replica, h, beside another, other, on the same store (st, armed by the
+// test), and has PagerDuty merge y's incident into x's by itself (alert
+// grouping), the merge's webhook not delivered yet: it returns it, x's
+// PagerDuty incident, and y.
+func twoReplicasMerging(t *testing.T, mk func(*testing.T) store.Store) (fake *providertest.PagerDuty, h, other *harness, st *mergesRead, merge, q, y string) {
+	t.Helper()
+	fake = providertest.NewPagerDuty(t)
+	st = &mergesRead{Store: mk(t)}
+	h = newHarness(t, withStore(st), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+	other = newHarness(t, withStore(st), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries(), replicas(0))
+	x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
+	y = fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
+	h.step(fixedNow)
+	kx, ky := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0)
+	q = fake.Incident(kx)
+	if q == "" || fake.Incident(ky) == "" || fake.Incident(ky) == q {
+		t.Fatalf("x and y did not each open a PagerDuty incident: %q, %q", q, fake.Incident(ky))
+	}
+	return fake, h, other, st, fake.Merge(ky, kx, ""), q, y
+}
+
+// TestPagerDutyGroupedAlertAcknowledgedWhileItsMergeIsKept: PagerDuty
+// merges y's PagerDuty incident into x's by itself, and carol
+// acknowledges the incident holding both alerts at once; the two
+// webhooks reach two replicas side by side. The acknowledgement read
+// what was merged into x's incident (nothing yet) before the merge was
+// kept, and the merge, kept before the acknowledgement was, found none
+// to apply: y was never acknowledged, and its ladder went on (carol's
+// SMS at 2m) for an alert she had acknowledged in PagerDuty. The
+// acknowledgement is kept first and what it covers read in the same
+// write: either it sees the merge or the merge sees it. On both stores.
+func TestPagerDutyGroupedAlertAcknowledgedWhileItsMergeIsKept(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake, h, other, st, merge, q, y := twoReplicasMerging(t, mk)
+			ack := fake.AcknowledgeIncident(q, pdAgentCarol)
+			st.arm(func() {
+				if code, out := fake.Webhook(t, other.url+pagerduty.WebhookPath, merge); code != 204 {
+					t.Errorf("merge webhook on the other replica: %d %s", code, out)
+				}
+			})
+			if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, ack); code != 204 {
+				t.Fatalf("acknowledgement webhook: %d %s", code, out)
+			}
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			if v := h.incident(y); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+				t.Fatalf("y after carol acknowledged PagerDuty's incident %s, which holds its alert, its merge kept beside: %s by %q, paged %v; want acknowledged by carol",
+					q, v.Status, v.AcknowledgedBy, pagedFor(h, y))
+			}
+		})
+	}
+}

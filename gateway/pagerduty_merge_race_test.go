@@ -94,3 +94,34 @@ func TestPagerDutyGroupedAlertAcknowledgedWhileItsMergeIsKept(t *testing.T) {
 		})
 	}
 }
+
+// TestPagerDutyGroupedAlertMergedWhileItsIncidentIsResolved: PagerDuty
+// merges y's PagerDuty incident into x's by itself, and resolves x's
+// (the service's auto-resolve timeout), y's alert with it; the two
+// webhooks reach two replicas side by side. The resolve read what was
+// merged into x's incident (nothing yet), the merge kept y's alert
+// there, and the resolve's record then dropped it unnoted: y's key was
+// read as merged for good, its page since opened a new PagerDuty
+// incident, and carol's acknowledgement in pagerd never reached it
+// ("trigger,trigger" under y's key), which went on notifying her. The
+// resolve is kept only once all it drops is noted over. On both stores.
+func TestPagerDutyGroupedAlertMergedWhileItsIncidentIsResolved(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake, h, other, st, merge, q, y := twoReplicasMerging(t, mk)
+			h.runUntil(fixedNow.Add(time.Minute))
+			resolve := fake.ResolveIncident(q, pdAgentService)
+			st.arm(func() {
+				if code, out := fake.Webhook(t, other.url+pagerduty.WebhookPath, merge); code != 204 {
+					t.Errorf("merge webhook on the other replica: %d %s", code, out)
+				}
+			})
+			if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, resolve); code != 204 {
+				t.Fatalf("auto-resolve webhook: %d %s", code, out)
+			}
+			if v := h.incident(y); v.Status != "triggered" || !h.timelineHas(y, "resolve_ignored", "merge over in PagerDuty") {
+				t.Fatalf("y after PagerDuty resolved the incident its alert was merged into, beside the merge: %s, timeline %+v", v.Status, v.Timeline)
+			}
+		})
+	}
+}

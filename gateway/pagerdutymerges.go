@@ -191,15 +191,30 @@ func (m *pagerDutyMerges) Moved(ctx context.Context, pd string) ([]pagerduty.Mov
 }
 
 // Resolved drops what is kept for pd, and keeps that it was resolved, by
-// by, for pagerDutyResolvedKeep.
-func (m *pagerDutyMerges) Resolved(ctx context.Context, pd, by string) error {
-	return m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, _ map[string]bool) bool {
+// by, for pagerDutyResolvedKeep; unless pd holds alerts not among noted,
+// which it returns, writing nothing.
+func (m *pagerDutyMerges) Resolved(ctx context.Context, pd, by string, noted []pagerduty.Moved) ([]pagerduty.Moved, error) {
+	var left []pagerduty.Moved
+	err := m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, _ map[string]bool) bool {
+		left = nil
 		if docs[pd].Resolved {
+			return false
+		}
+		for _, a := range docs[pd].Alerts {
+			if !slices.Contains(noted, a) {
+				left = append(left, a)
+			}
+		}
+		if len(left) > 0 {
 			return false
 		}
 		put[pd] = pagerDutyMerged{Expires: m.now().Add(pagerDutyResolvedKeep).UnixMilli(), Resolved: true, By: by}
 		return true
 	})
+	if err != nil {
+		return nil, err
+	}
+	return left, nil
 }
 
 // read is every document kept and not expired, and the kind's version.

@@ -34,7 +34,8 @@ func TestPagerDutyMergesBurstIsKept(t *testing.T) {
 						_, err := m.Acknowledged(context.Background(), pd, "PCAROL1", fixedNow)
 						errs <- err
 					} else {
-						errs <- m.Resolved(context.Background(), pd, "PCAROL1")
+						_, err := m.Resolved(context.Background(), pd, "PCAROL1", nil)
+						errs <- err
 					}
 				})
 			}

@@ -67,7 +67,16 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			if got := moved("Q9"); !slices.Equal(got, []pagerduty.Moved{ay, ax}) || len(moved("Q1")) != 0 {
 				t.Fatalf("after Q1 was merged into Q9: Q9 holds %v, Q1 %v", got, moved("Q1"))
 			}
-			must(m.Resolved(ctx, "Q9", "Carol"))
+			// Resolved only once all it drops is noted over: what was
+			// not (merged into Q9 since its alerts were read) is
+			// returned, and nothing written.
+			if left, err := m.Resolved(ctx, "Q9", "Carol", []pagerduty.Moved{ay}); err != nil || !slices.Equal(left, []pagerduty.Moved{ax}) ||
+				!slices.Equal(moved("Q9"), []pagerduty.Moved{ay, ax}) {
+				t.Fatalf("Q9 resolved with only %v noted: %v left (%v), Q9 holds %v; want %v left, nothing written", ay, left, err, moved("Q9"), ax)
+			}
+			if left, err := m.Resolved(ctx, "Q9", "Carol", []pagerduty.Moved{ay, ax}); err != nil || len(left) != 0 {
+				t.Fatalf("Q9 resolved with all noted: %v left (%v)", left, err)
+			}
 			if got := moved("Q9"); len(got) != 0 {
 				t.Fatalf("Q9 forgotten still holds %v", got)
 			}
@@ -127,7 +136,8 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			}
 			// A resolve is kept pagerDutyResolvedKeep, no longer: every
 			// webhook reads them all.
-			must(m.Resolved(ctx, "Q20", "Carol"))
+			_, err = m.Resolved(ctx, "Q20", "Carol", nil)
+			must(err)
 			now = fixedNow.Add(pagerDutyResolvedKeep + time.Second)
 			if got, err = m.Merge(ctx, "Q21", "Q20", time.Time{}, ax); err != nil || got.Resolved {
 				t.Fatalf("merge into Q20 %v after its resolve: %+v (%v), want the resolve gone", pagerDutyResolvedKeep+time.Second, got, err)

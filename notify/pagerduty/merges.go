@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,8 +43,11 @@ type MergeIndex interface {
 	Moved(ctx context.Context, pd string) ([]Moved, error)
 	// Resolved drops what is recorded for pd, once it is resolved by by
 	// (its alerts are resolved with it), and records that it was, for a
-	// merge into it delivered after.
-	Resolved(ctx context.Context, pd, by string) error
+	// merge into it delivered after; noted are the alerts whose merge
+	// the caller noted over. When pd holds others (merged into it since
+	// they were read), it records nothing and returns them, to be noted
+	// first.
+	Resolved(ctx context.Context, pd, by string, noted []Moved) ([]Moved, error)
 	// Acknowledged records that a person, by, acknowledged pd at at (its
 	// webhook's occurred_at), for a merge into it delivered after, and
 	// returns what is recorded for pd as of that record, read in the
@@ -198,13 +202,30 @@ func (wh *Webhook) mergeOver(ctx context.Context, ev *webhookEvent) error {
 		return err
 	}
 	by := textcut.Line(ev.agentName(), 100)
-	if err := wh.notedOver(ctx, moved, ev.Data.ID, by); err != nil {
-		return err
-	}
 	// Recorded even when nothing was merged into it yet: a merge's
-	// webhook may come after the resolve's.
-	return wh.Merges.Resolved(ctx, ev.Data.ID, by)
+	// webhook may come after the resolve's. Only once all it drops is
+	// noted: a merge kept since the read (its webhook on another
+	// replica) would be dropped unnoted, its alert read as merged for
+	// good, and pagerd's acknowledgements under its key never told to
+	// the PagerDuty incident a page under it opens.
+	noted := moved
+	for range mergeOverRounds {
+		if err := wh.notedOver(ctx, moved, ev.Data.ID, by); err != nil {
+			return err
+		}
+		if moved, err = wh.Merges.Resolved(ctx, ev.Data.ID, by, noted); err != nil || len(moved) == 0 {
+			return err
+		}
+		noted = append(slices.Clip(noted), moved...)
+	}
+	return fmt.Errorf("keep the resolve of PagerDuty's incident %s: merged into %d times over while it was noted", ev.Data.ID, mergeOverRounds)
 }
+
+// mergeOverRounds is how often mergeOver notes the merges kept into an
+// incident it resolves since it read them before it answers 5xx:
+// PagerDuty merges nothing into a resolved incident, so a second round
+// is rare and a third is not expected.
+const mergeOverRounds = 5
 
 // notedOver notes in the incident of each alert moved that its merge is
 // over (MergeOverNote): PagerDuty's incident resolved, which held it,

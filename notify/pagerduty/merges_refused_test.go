@@ -39,11 +39,11 @@ func (m *refusingMerges) Moved(context.Context, string) ([]pagerduty.Moved, erro
 	return nil, nil
 }
 
-func (m *refusingMerges) Resolved(context.Context, string, string) error {
+func (m *refusingMerges) Resolved(context.Context, string, string, []pagerduty.Moved) ([]pagerduty.Moved, error) {
 	if m.down {
-		return errMergesDown
+		return nil, errMergesDown
 	}
-	return nil
+	return nil, nil
 }
 
 // TestWebhookActsThoughTheMergesRecordIsRefused: the record of which of

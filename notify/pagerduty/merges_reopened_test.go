@@ -20,7 +20,9 @@ func (m *keptMerges) Merge(context.Context, string, string, time.Time, pagerduty
 	return pagerduty.MergeTarget{}, nil
 }
 func (m *keptMerges) Moved(context.Context, string) ([]pagerduty.Moved, error) { return m.moved, nil }
-func (m *keptMerges) Resolved(context.Context, string, string) error           { return nil }
+func (m *keptMerges) Resolved(context.Context, string, string, []pagerduty.Moved) ([]pagerduty.Moved, error) {
+	return nil, nil
+}
 func (m *keptMerges) Acknowledged(context.Context, string, string, time.Time) ([]pagerduty.Moved, error) {
 	return m.moved, nil
 }

@@ -2,7 +2,11 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,6 +125,69 @@ func TestPagerDutyGroupedAlertMergedWhileItsIncidentIsResolved(t *testing.T) {
 			}
 			if v := h.incident(y); v.Status != "triggered" || !h.timelineHas(y, "resolve_ignored", "merge over in PagerDuty") {
 				t.Fatalf("y after PagerDuty resolved the incident its alert was merged into, beside the merge: %s, timeline %+v", v.Status, v.Timeline)
+			}
+		})
+	}
+}
+
+// refusedOverNote is a store that refuses, once, the note that the merge
+// of incident id's alert is over (MergeOverNote).
+type refusedOverNote struct {
+	store.Store
+	id      string
+	refused atomic.Bool
+}
+
+func (s *refusedOverNote) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	if inc.ID == s.id && slices.ContainsFunc(tl, func(e store.Entry) bool { return strings.HasPrefix(e.Detail, "merge over in PagerDuty") }) &&
+		s.refused.CompareAndSwap(false, true) {
+		return fmt.Errorf("%w: redis: i/o timeout", store.ErrUnavailable)
+	}
+	return s.Store.Update(ctx, inc, tl)
+}
+
+// TestPagerDutyMergeCarriedIntoAResolvedIncidentIsNotedOverWhenDeliveredAgain:
+// PagerDuty merges w's PagerDuty incident into y's, then y's (holding
+// w's alert) into x's, whose resolve (the service's auto-resolve
+// timeout) is delivered before that merge. The merge's first delivery
+// notes y's merge over but the store refuses w's note: answered 5xx,
+// and PagerDuty delivers it again. The first delivery had moved w's
+// alert out of y's record for good, so the second found only y's own:
+// w's key was read as merged for good, and pagerd's acknowledgements
+// under it never reached the PagerDuty incident a page under it opens.
+// What a merge carried on is kept with the incident merged away, and
+// a merge delivered again finds it there. On both stores.
+func TestPagerDutyMergeCarriedIntoAResolvedIncidentIsNotedOverWhenDeliveredAgain(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			st := &refusedOverNote{Store: mk(t)}
+			h := newHarness(t, withStore(st), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+			w := fireLabels(h, "gw", map[string]string{"alertname": "W", "severity": "critical"})
+			y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
+			x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
+			st.id = w
+			h.step(fixedNow)
+			kw, ky, kx := pagerduty.DedupKey(w, "carol", 0), pagerduty.DedupKey(y, "carol", 0), pagerduty.DedupKey(x, "carol", 0)
+			q := fake.Incident(kx)
+			wy := fake.Merge(kw, ky, "")
+			yx := fake.Merge(ky, kx, "")
+			resolve := fake.ResolveIncident(q, pdAgentService)
+			for _, body := range []string{wy, resolve} {
+				if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
+					t.Fatalf("webhook: %d %s", code, out)
+				}
+			}
+			if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, yx); code < 500 {
+				t.Fatalf("merge into a resolved incident, w's note refused: %d %s, want 5xx", code, out)
+			}
+			if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, yx); code != 204 {
+				t.Fatalf("merge delivered again: %d %s", code, out)
+			}
+			for _, id := range []string{w, y} {
+				if v := h.incident(id); !h.timelineHas(id, "resolve_ignored", "merge over in PagerDuty") {
+					t.Fatalf("%s after the incident its alert was carried into was resolved, the merge delivered again: %s, timeline %+v", id, v.Status, v.Timeline)
+				}
 			}
 		})
 	}

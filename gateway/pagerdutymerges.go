@@ -83,8 +83,10 @@ type pagerDutyMerged struct {
 	AckedBy string `json:"acked_by,omitempty"`
 	// MergedInto is the PagerDuty incident it was merged into, at
 	// MergedAt (the merge's occurred_at, Unix ms; 0 unknown), kept
-	// pagerDutyResolvedKeep with no alerts: a merge into it whose webhook
-	// comes after goes on there.
+	// pagerDutyResolvedKeep: a merge into it whose webhook comes after
+	// goes on there. Alerts are then the alerts that merge carried on,
+	// for the merge's webhook delivered again (answered 5xx, a note of
+	// theirs not stored), which finds them here.
 	MergedInto string `json:"merged_into,omitempty"`
 	MergedAt   int64  `json:"merged_at,omitempty"`
 }
@@ -105,7 +107,7 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		got = pagerduty.MergeTarget{}
 		moved := docs[from].Alerts
 		if alert.Key != "" {
-			moved = append(slices.Clip(moved), alert)
+			moved = dedupMoved(append(slices.Clip(moved), alert))
 		}
 		if from == into || len(moved) == 0 && docs[from].MergedInto == into {
 			return false
@@ -114,7 +116,10 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		if !at.IsZero() {
 			atMs = at.UnixMilli()
 		}
-		put[from] = pagerDutyMerged{Expires: m.now().Add(pagerDutyResolvedKeep).UnixMilli(), MergedInto: into, MergedAt: atMs}
+		// What it carried on is kept with it: a redelivery of this
+		// merge (a note or an acknowledgement of the first not stored)
+		// carries them on again, where it found from's own alone.
+		put[from] = pagerDutyMerged{Expires: m.now().Add(pagerDutyResolvedKeep).UnixMilli(), MergedInto: into, MergedAt: atMs, Alerts: dedupMoved(moved)}
 		// Followed as far as kept, and when the alerts got there: the
 		// latest merge on the way (unknown when one's is).
 		target, arrived := into, atMs
@@ -325,8 +330,8 @@ func (m *pagerDutyMerges) resolved(ctx context.Context, docs map[string]pagerDut
 	}
 	var gone []string
 	for k, d := range docs {
-		if d.Resolved || len(d.Alerts) == 0 {
-			continue // a resolve, an acknowledgement or a merge away alone: kept until it expires
+		if d.Resolved || len(d.Alerts) == 0 || d.MergedInto != "" {
+			continue // a resolve, an acknowledgement or a merge away: kept until it expires
 		}
 		if !slices.ContainsFunc(d.Alerts, func(a pagerduty.Moved) bool {
 			id, _, _, ok := pagerduty.ParseDedupKey(a.Key)
@@ -337,4 +342,15 @@ func (m *pagerDutyMerges) resolved(ctx context.Context, docs map[string]pagerDut
 		}
 	}
 	return gone, nil
+}
+
+// dedupMoved is moved without repeats, in order.
+func dedupMoved(moved []pagerduty.Moved) []pagerduty.Moved {
+	var out []pagerduty.Moved
+	for _, a := range moved {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

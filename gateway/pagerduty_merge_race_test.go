@@ -192,3 +192,42 @@ func TestPagerDutyMergeCarriedIntoAResolvedIncidentIsNotedOverWhenDeliveredAgain
 		})
 	}
 }
+
+// TestPagerDutyAcknowledgementBeforeAMergeDeliveredAfterItAcknowledgesNothingMerged:
+// carol acknowledges x's PagerDuty incident, and PagerDuty merges y's into
+// it after (alert grouping): she never saw y's alert, and y's ladder goes
+// on (as when the acknowledgement's webhook comes first). PagerDuty keeps
+// no order between webhooks, and one answered 5xx comes again later: the
+// merge's came first and the acknowledgement's after, which acknowledged
+// every alert recorded in the incident, y's among them: its ladder stopped
+// for a page nobody acknowledged. An alert is acknowledged with the
+// incident only when it got there before the acknowledgement was made
+// (occurred_at). On both stores.
+func TestPagerDutyAcknowledgementBeforeAMergeDeliveredAfterItAcknowledgesNothingMerged(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+			x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
+			y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
+			h.step(fixedNow)
+			kx, ky := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0)
+			q := fake.Incident(kx)
+			ack := fake.AcknowledgeIncident(q, pdAgentCarol)
+			merge := fake.Merge(ky, kx, "")
+			for _, body := range []string{merge, ack} {
+				if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
+					t.Fatalf("webhook: %d %s", code, out)
+				}
+			}
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			if v := h.incident(x); v.Status != "acknowledged" {
+				t.Fatalf("x after carol acknowledged its PagerDuty incident: %s", v.Status)
+			}
+			if v := h.incident(y); v.Status != "triggered" || len(pagedFor(h, y)) == 0 {
+				t.Fatalf("y, merged into the PagerDuty incident carol had acknowledged before, the merge's webhook delivered first: %s by %q, paged %v; want its ladder on",
+					v.Status, v.AcknowledgedBy, pagedFor(h, y))
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -89,6 +90,11 @@ type pagerDutyMerged struct {
 	// theirs not stored), which finds them here.
 	MergedInto string `json:"merged_into,omitempty"`
 	MergedAt   int64  `json:"merged_at,omitempty"`
+	// Arrived is when each alert (by key) got into it: the occurred_at
+	// of the latest merge on its way (Unix ms; none when not known). A
+	// person's acknowledgement made before that did not see it
+	// (Acknowledged), whatever the order its webhook comes in.
+	Arrived map[string]int64 `json:"arrived,omitempty"`
 }
 
 // pagerDutyMergeHops is how many merges in turn a merge delivered late
@@ -119,7 +125,8 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		// What it carried on is kept with it: a redelivery of this
 		// merge (a note or an acknowledgement of the first not stored)
 		// carries them on again, where it found from's own alone.
-		put[from] = pagerDutyMerged{Expires: m.now().Add(pagerDutyResolvedKeep).UnixMilli(), MergedInto: into, MergedAt: atMs, Alerts: dedupMoved(moved)}
+		put[from] = pagerDutyMerged{Expires: m.now().Add(pagerDutyResolvedKeep).UnixMilli(), MergedInto: into, MergedAt: atMs, Alerts: dedupMoved(moved),
+			Arrived: docs[from].Arrived}
 		// Followed as far as kept, and when the alerts got there: the
 		// latest merge on the way (unknown when one's is).
 		target, arrived := into, atMs
@@ -149,6 +156,13 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		for _, a := range moved {
 			if !slices.Contains(to.Alerts, a) {
 				to.Alerts = append(to.Alerts, a)
+				if arrived != 0 {
+					to.Arrived = maps.Clone(to.Arrived)
+					if to.Arrived == nil {
+						to.Arrived = map[string]int64{}
+					}
+					to.Arrived[a.Key] = arrived
+				}
 			}
 		}
 		to.Expires = m.now().Add(pagerDutyMergeKeep).UnixMilli()
@@ -164,12 +178,18 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 
 // Acknowledged keeps that a person, by, acknowledged pd at at (the latest
 // such), with what is kept for it, and returns what is kept for pd as
-// the write found it.
+// the write found it, but the alerts that got there at or after at
+// (Arrived): the acknowledgement did not see them.
 func (m *pagerDutyMerges) Acknowledged(ctx context.Context, pd, by string, at time.Time) ([]pagerduty.Moved, error) {
 	var moved []pagerduty.Moved
 	err := m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, _ map[string]bool) bool {
 		d, ok := docs[pd]
-		moved = d.Alerts
+		moved = nil
+		for _, a := range d.Alerts {
+			if arr := d.Arrived[a.Key]; arr == 0 || arr < at.UnixMilli() {
+				moved = append(moved, a)
+			}
+		}
 		if d.Resolved || d.AckedAt >= at.UnixMilli() {
 			return false
 		}

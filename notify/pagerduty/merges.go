@@ -51,8 +51,10 @@ type MergeIndex interface {
 	// Acknowledged records that a person, by, acknowledged pd at at (its
 	// webhook's occurred_at), for a merge into it delivered after, and
 	// returns what is recorded for pd as of that record, read in the
-	// same write: a merge into pd kept beside it is either among them
-	// or finds the acknowledgement (Merge's AckedAt).
+	// same write (a merge into pd kept beside it is either among them
+	// or finds the acknowledgement: Merge's AckedAt), but the alerts a
+	// merge made at or after at brought there: the person did not see
+	// them.
 	Acknowledged(ctx context.Context, pd, by string, at time.Time) ([]Moved, error)
 }
 
@@ -133,27 +135,24 @@ func (wh *Webhook) ackMoved(ctx context.Context, ev *webhookEvent) error {
 	if wh.Merges == nil || !ev.byPerson() || !serviceIDRE.MatchString(ev.Data.ID) {
 		return nil
 	}
-	moved, err := wh.Merges.Moved(ctx, ev.Data.ID)
-	if err != nil {
-		return err
-	}
-	if err := wh.ackEach(ctx, moved, ev.Data.IncidentKey, ev.Data.ID, ev.agentName()); err != nil {
-		return err
-	}
 	// Recorded for a merge into it whose webhook comes after this one,
-	// and what it holds read again in the same write: a merge kept
-	// between the read above and the record (its webhook on another
-	// replica) was in neither, and its alerts went on paging.
-	at := ev.occurredAt()
-	if at.IsZero() {
-		return nil
+	// and what it covers read in the same write: read before, a merge
+	// kept between the read and the record (its webhook on another
+	// replica) was in neither, and its alerts went on paging. Only the
+	// alerts there before it was made (occurred_at): one merged after
+	// (its webhook delivered first) was not seen, and its ladder goes
+	// on. Without occurred_at, every alert kept.
+	var moved []Moved
+	var err error
+	if at := ev.occurredAt(); !at.IsZero() {
+		moved, err = wh.Merges.Acknowledged(ctx, ev.Data.ID, ev.agentName(), at)
+	} else {
+		moved, err = wh.Merges.Moved(ctx, ev.Data.ID)
 	}
-	since, err := wh.Merges.Acknowledged(ctx, ev.Data.ID, ev.agentName(), at)
 	if err != nil {
 		return err
 	}
-	since = slices.DeleteFunc(since, func(m Moved) bool { return slices.Contains(moved, m) })
-	return wh.ackEach(ctx, since, ev.Data.IncidentKey, ev.Data.ID, ev.agentName())
+	return wh.ackEach(ctx, moved, ev.Data.IncidentKey, ev.Data.ID, ev.agentName())
 }
 
 // ackEach acknowledges, as by, the incident of each alert moved into

@@ -231,3 +231,39 @@ func TestPagerDutyAcknowledgementBeforeAMergeDeliveredAfterItAcknowledgesNothing
 		})
 	}
 }
+
+// TestPagerDutyResolveOfAnIncidentMergedAwayEndsNoMergeItCarriedOn:
+// PagerDuty merges w's PagerDuty incident into y's, then y's into x's,
+// and a resolve of y's naming no merge comes after (a webhook PagerDuty
+// sent without the merge's resolve_reason, or a replay): y's record
+// keeps what its merge carried on, w's alert, which lives in x's
+// incident, still open. Read as what y's resolve dropped, w's merge was
+// noted over, and pagerd's acknowledgement of w, told to PagerDuty under
+// w's key, would acknowledge x's incident. Only what an incident holds
+// now is over with its resolve, and y's merge away is kept. On both
+// stores.
+func TestPagerDutyResolveOfAnIncidentMergedAwayEndsNoMergeItCarriedOn(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+			w := fireLabels(h, "gw", map[string]string{"alertname": "W", "severity": "critical"})
+			y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
+			x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
+			h.step(fixedNow)
+			kw, ky, kx := pagerduty.DedupKey(w, "carol", 0), pagerduty.DedupKey(y, "carol", 0), pagerduty.DedupKey(x, "carol", 0)
+			qy := fake.Incident(ky)
+			wy := fake.Merge(kw, ky, "")
+			yx := fake.Merge(ky, kx, "")
+			resolve := fake.ResolveIncident(qy, pdAgentService)
+			for _, body := range []string{wy, yx, resolve} {
+				if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
+					t.Fatalf("webhook: %d %s", code, out)
+				}
+			}
+			if v := h.incident(w); h.timelineHas(w, "resolve_ignored", "merge over in PagerDuty") {
+				t.Fatalf("w, whose alert lives in x's open PagerDuty incident, after a resolve of y's merged away: timeline %+v", v.Timeline)
+			}
+		})
+	}
+}

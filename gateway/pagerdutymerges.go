@@ -206,10 +206,12 @@ func (m *pagerDutyMerges) Acknowledged(ctx context.Context, pd, by string, at ti
 	return moved, nil
 }
 
-// Moved is what is kept for pd.
+// Moved is what is kept for pd; none when pd was merged away: what it
+// carried on lives in another incident, and a resolve of pd (a webhook
+// naming no merge) must not end their merge.
 func (m *pagerDutyMerges) Moved(ctx context.Context, pd string) ([]pagerduty.Moved, error) {
 	docs, _, err := m.read(ctx)
-	if err != nil {
+	if err != nil || docs[pd].MergedInto != "" {
 		return nil, err
 	}
 	return docs[pd].Alerts, nil
@@ -217,13 +219,13 @@ func (m *pagerDutyMerges) Moved(ctx context.Context, pd string) ([]pagerduty.Mov
 
 // Resolved drops what is kept for pd, and keeps that it was resolved, by
 // by, for pagerDutyResolvedKeep; unless pd holds alerts not among noted,
-// which it returns, writing nothing.
+// which it returns, writing nothing, or was merged away, which stands.
 func (m *pagerDutyMerges) Resolved(ctx context.Context, pd, by string, noted []pagerduty.Moved) ([]pagerduty.Moved, error) {
 	var left []pagerduty.Moved
 	err := m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, _ map[string]bool) bool {
 		left = nil
-		if docs[pd].Resolved {
-			return false
+		if docs[pd].Resolved || docs[pd].MergedInto != "" {
+			return false // merged away: its merge's record stands
 		}
 		for _, a := range docs[pd].Alerts {
 			if !slices.Contains(noted, a) {

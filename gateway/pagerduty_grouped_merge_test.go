@@ -66,6 +66,29 @@ func groupedByPagerDuty(t *testing.T, mk func(*testing.T) store.Store, agent str
 // pdMergeAgents are the agents a merge made by no person may carry.
 var pdMergeAgents = map[string]string{"no agent": "", "the service": pdAgentService}
 
+// toldAgainOnceOver checks that y's merge into PagerDuty's incident q is
+// noted over (what says when, in the failure), that y's page under its
+// key within the hour opens a new PagerDuty incident, and that carol's
+// acknowledgement in pagerd is passed on to it.
+func toldAgainOnceOver(t *testing.T, h *harness, fake *providertest.PagerDuty, y, q, when string) {
+	t.Helper()
+	ky := pagerduty.DedupKey(y, "carol", 0)
+	if v := h.incident(y); v.Status != "triggered" || !h.timelineHas(y, "resolve_ignored", "merge over in PagerDuty") {
+		t.Fatalf("%s: %s, timeline %+v", when, v.Status, v.Timeline)
+	}
+	h.runUntil(fixedNow.Add(time.Hour))
+	again := fake.Incident(ky)
+	if again == q || fake.IncidentStatus(again) != "triggered" {
+		t.Fatalf("y's page after its PagerDuty incident was resolved opened no new one: in %q (%s); sent %q",
+			again, fake.IncidentStatus(again), pdSeq(fake))
+	}
+	carolActs(t, h, y)("acknowledge")
+	if got := fake.IncidentStatus(again); got != "acknowledged" {
+		t.Fatalf("PagerDuty's new incident %s for y, acknowledged in pagerd: %s, want acknowledged; PagerDuty was told %q under y's key",
+			again, got, pdActions(fake, ky))
+	}
+}
+
 // TestPagerDutyGroupedAlertAcknowledgedWithItsIncident: PagerDuty itself
 // merges y's PagerDuty incident into x's (alert grouping, an Event
 // Orchestration), so carol's PagerDuty app shows one incident holding
@@ -118,25 +141,11 @@ func TestPagerDutyGroupedAlertToldAgainOnceItsIncidentIsResolved(t *testing.T) {
 		for who, agent := range pdMergeAgents {
 			t.Run(name+"/"+who, func(t *testing.T) {
 				fake, h, _, y, q := groupedByPagerDuty(t, mk, agent, pdRepeatConfig)
-				ky := pagerduty.DedupKey(y, "carol", 0)
 				h.runUntil(fixedNow.Add(time.Minute))
 				if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, fake.ResolveIncident(q, pdAgentService)); code != 204 {
 					t.Fatalf("auto-resolve webhook: %d %s", code, out)
 				}
-				if v := h.incident(y); v.Status != "triggered" || !h.timelineHas(y, "resolve_ignored", "merge over in PagerDuty") {
-					t.Fatalf("y after PagerDuty auto-resolved the incident its alert was merged into: %s, timeline %+v", v.Status, v.Timeline)
-				}
-				h.runUntil(fixedNow.Add(time.Hour))
-				again := fake.Incident(ky)
-				if again == q || fake.IncidentStatus(again) != "triggered" {
-					t.Fatalf("y's page after its PagerDuty incident was resolved opened no new one: in %q (%s); sent %q",
-						again, fake.IncidentStatus(again), pdSeq(fake))
-				}
-				carolActs(t, h, y)("acknowledge")
-				if got := fake.IncidentStatus(again); got != "acknowledged" {
-					t.Fatalf("PagerDuty's new incident %s for y, acknowledged in pagerd: %s, want acknowledged; PagerDuty was told %q under y's key",
-						again, got, pdActions(fake, ky))
-				}
+				toldAgainOnceOver(t, h, fake, y, q, "y after PagerDuty auto-resolved the incident its alert was merged into")
 			})
 		}
 	}
@@ -172,20 +181,7 @@ func TestPagerDutyGroupedAlertMergedAfterItsIncidentWasResolvedIsToldAgain(t *te
 				if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, merge); code != 204 {
 					t.Fatalf("merge webhook, delivered after: %d %s", code, out)
 				}
-				if v := h.incident(y); v.Status != "triggered" || !h.timelineHas(y, "resolve_ignored", "merge over in PagerDuty") {
-					t.Fatalf("y after its merge into an incident resolved already: %s, timeline %+v", v.Status, v.Timeline)
-				}
-				h.runUntil(fixedNow.Add(time.Hour))
-				again := fake.Incident(ky)
-				if again == q || fake.IncidentStatus(again) != "triggered" {
-					t.Fatalf("y's page after its PagerDuty incident was resolved opened no new one: in %q (%s); sent %q",
-						again, fake.IncidentStatus(again), pdSeq(fake))
-				}
-				carolActs(t, h, y)("acknowledge")
-				if got := fake.IncidentStatus(again); got != "acknowledged" {
-					t.Fatalf("PagerDuty's new incident %s for y, acknowledged in pagerd: %s, want acknowledged; PagerDuty was told %q under y's key",
-						again, got, pdActions(fake, ky))
-				}
+				toldAgainOnceOver(t, h, fake, y, q, "y after its merge into an incident resolved already")
 			})
 		}
 	}

@@ -392,6 +392,21 @@ func TestRouteOfAnAlertInAGapSaysItWaits(t *testing.T) {
 	}
 }
 
+// gapWithManagerRule writes emptyLastLevelConfig with one level, held
+// from 09:00, and an unresolved rule paging bob, a manager on call at no
+// level, 30 minutes into a P0, and returns its path.
+func gapWithManagerRule(t *testing.T) string {
+	t.Helper()
+	cfg := strings.Replace(strings.Replace(emptyLastLevelConfig, "    repeat: 1\n", "", 1),
+		"      - {name: first, targets: [{schedule: s, tier: night}], timeout: 15m}\n", "", 1)
+	cfg = strings.Replace(cfg, "services:\n", "    unresolved:\n      - {priorities: [P0], after: 30m, notify: [{user: bob}]}\nservices:\n", 1)
+	path := filepath.Join(t.TempDir(), "gap.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestRouteOfAnAlertInAGapSaysTheUnresolvedRulePagesAndTheWaitGoesOn: an
 // unresolved rule paging bob, a manager on call at no level of the
 // policy, 30 minutes into a night nobody is on call for: pagerd route
@@ -400,13 +415,7 @@ func TestRouteOfAnAlertInAGapSaysItWaits(t *testing.T) {
 // the alert waits, as if nothing came before the next person on call.
 // The JSON says it too.
 func TestRouteOfAnAlertInAGapSaysTheUnresolvedRulePagesAndTheWaitGoesOn(t *testing.T) {
-	cfg := strings.Replace(strings.Replace(emptyLastLevelConfig, "    repeat: 1\n", "", 1),
-		"      - {name: first, targets: [{schedule: s, tier: night}], timeout: 15m}\n", "", 1)
-	cfg = strings.Replace(cfg, "services:\n", "    unresolved:\n      - {priorities: [P0], after: 30m, notify: [{user: bob}]}\nservices:\n", 1)
-	path := filepath.Join(t.TempDir(), "gap.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := gapWithManagerRule(t)
 	out, errOut, code := pagerd(t, "route", "--config", path, "--at", "2025-09-10T03:00:00Z", "severity=critical")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -442,13 +451,7 @@ func TestRouteOfAnAlertInAGapSaysTheUnresolvedRulePagesAndTheWaitGoesOn(t *testi
 // says so (wait_over), where it said the wait goes on, which simulate
 // and the engine contradict.
 func TestRouteOfAnAlertInAGapSaysTheRuleComesAfterTheWait(t *testing.T) {
-	cfg := strings.Replace(strings.Replace(emptyLastLevelConfig, "    repeat: 1\n", "", 1),
-		"      - {name: first, targets: [{schedule: s, tier: night}], timeout: 15m}\n", "", 1)
-	cfg = strings.Replace(cfg, "services:\n", "    unresolved:\n      - {priorities: [P0], after: 30m, notify: [{user: bob}]}\nservices:\n", 1)
-	path := filepath.Join(t.TempDir(), "gap.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := gapWithManagerRule(t)
 	out, errOut, code := pagerd(t, "route", "--config", path, "--at", "2025-09-10T08:45:00Z", "severity=critical")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)

@@ -299,3 +299,50 @@ func TestPagerDutyGroupedAlertMergedIntoAnIncidentMergedAwayFirst(t *testing.T) 
 		}
 	}
 }
+
+// TestPagerDutyGroupedAlertAcknowledgedOnTheWayBeforeItsMergeIsDelivered:
+// PagerDuty merges x's PagerDuty incident into y's, carol acknowledges
+// y's (holding x's alert), and y's is merged into z's; the first merge's
+// webhook comes last (PagerDuty keeps no order between webhooks, and one
+// answered 5xx comes again later). Delivered in order, carol's
+// acknowledgement of y's incident acknowledged x; the first merge
+// delivered last went on to z's and read z's acknowledgement only, none:
+// x went on paging carol, who had acknowledged the incident holding it.
+// y's acknowledgement is kept with its merge away and read on the way.
+// On both stores, the acknowledgement delivered before and after y's
+// merge, and all in order.
+func TestPagerDutyGroupedAlertAcknowledgedOnTheWayBeforeItsMergeIsDelivered(t *testing.T) {
+	for name, mk := range stores(t) {
+		for _, order := range []string{"in order", "ack, yz, xy", "yz, ack, xy"} {
+			t.Run(name+"/"+order, func(t *testing.T) {
+				fake := providertest.NewPagerDuty(t)
+				h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+				x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
+				y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
+				z := fireLabels(h, "gz", map[string]string{"alertname": "Z", "severity": "critical"})
+				h.step(fixedNow)
+				kx, ky, kz := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0), pagerduty.DedupKey(z, "carol", 0)
+				qy := fake.Incident(ky)
+				xy := fake.Merge(kx, ky, "")
+				ack := fake.AcknowledgeIncident(qy, pdAgentCarol)
+				yz := fake.Merge(ky, kz, "")
+				bodies := map[string][]string{"in order": {xy, ack, yz}, "ack, yz, xy": {ack, yz, xy}, "yz, ack, xy": {yz, ack, xy}}[order]
+				for _, body := range bodies {
+					if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
+						t.Fatalf("webhook: %d %s", code, out)
+					}
+				}
+				h.runUntil(fixedNow.Add(10 * time.Minute))
+				for _, id := range []string{x, y} {
+					if v := h.incident(id); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+						t.Fatalf("%s after carol acknowledged PagerDuty's incident %s, which held its alert: %s by %q, want acknowledged by carol",
+							id, qy, v.Status, v.AcknowledgedBy)
+					}
+				}
+				if v := h.incident(z); v.Status != "triggered" {
+					t.Fatalf("z, whose PagerDuty incident nobody acknowledged: %s by %q", v.Status, v.AcknowledgedBy)
+				}
+			})
+		}
+	}
+}

@@ -125,12 +125,22 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		// What it carried on is kept with it: a redelivery of this
 		// merge (a note or an acknowledgement of the first not stored)
 		// carries them on again, where it found from's own alone.
+		// A person's acknowledgement of from stays with it too: a merge
+		// into from delivered after reads it on the way.
 		put[from] = pagerDutyMerged{Expires: m.now().Add(pagerDutyResolvedKeep).UnixMilli(), MergedInto: into, MergedAt: atMs, Alerts: dedupMoved(moved),
-			Arrived: docs[from].Arrived}
+			Arrived: docs[from].Arrived, AckedAt: docs[from].AckedAt, AckedBy: docs[from].AckedBy}
 		// Followed as far as kept, and when the alerts got there: the
-		// latest merge on the way (unknown when one's is).
+		// latest merge on the way (unknown when one's is). A person's
+		// acknowledgement of an incident on the way, made after the
+		// alerts got there, saw them (it acknowledged them, had the
+		// merge's webhook come first): the first such is returned.
 		target, arrived := into, atMs
+		var onWay pagerDutyMerged
+		var onWayArrived int64
 		for hops := 0; docs[target].MergedInto != "" && docs[target].MergedInto != target && hops < pagerDutyMergeHops; hops++ {
+			if d := docs[target]; onWay.AckedAt == 0 && arrived != 0 && d.AckedAt > arrived {
+				onWay, onWayArrived = d, arrived
+			}
 			if d := docs[target]; d.MergedAt == 0 || arrived == 0 {
 				arrived = 0
 			} else {
@@ -152,6 +162,9 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		}
 		if arrived != 0 {
 			got.Arrived = time.UnixMilli(arrived)
+		}
+		if onWay.AckedAt != 0 {
+			got.AckedAt, got.AckedBy, got.Arrived = time.UnixMilli(onWay.AckedAt), onWay.AckedBy, time.UnixMilli(onWayArrived)
 		}
 		for _, a := range moved {
 			if !slices.Contains(to.Alerts, a) {

@@ -73,7 +73,9 @@ type MergeTarget struct {
 	Resolved   bool
 	ResolvedBy string
 	// AckedAt is when a person, AckedBy, last acknowledged it as
-	// recorded (its webhook's occurred_at), zero when none was.
+	// recorded (its webhook's occurred_at), zero when none was; or
+	// acknowledged, after the alerts got there, an incident on the way
+	// merged away since (Arrived is then when they got there).
 	AckedAt time.Time
 	AckedBy string
 }

@@ -309,11 +309,13 @@ func TestPagerDutyGroupedAlertMergedIntoAnIncidentMergedAwayFirst(t *testing.T) 
 // delivered last went on to z's and read z's acknowledgement only, none:
 // x went on paging carol, who had acknowledged the incident holding it.
 // y's acknowledgement is kept with its merge away and read on the way.
-// On both stores, the acknowledgement delivered before and after y's
-// merge, and all in order.
+// The same when z's incident is resolved before the late merge comes:
+// x was noted over only, where in order it was acknowledged first. On
+// both stores, the acknowledgement delivered before and after y's merge,
+// and all in order.
 func TestPagerDutyGroupedAlertAcknowledgedOnTheWayBeforeItsMergeIsDelivered(t *testing.T) {
 	for name, mk := range stores(t) {
-		for _, order := range []string{"in order", "ack, yz, xy", "yz, ack, xy"} {
+		for _, order := range []string{"in order", "ack, yz, xy", "yz, ack, xy", "in order, z resolved", "ack, yz, z resolved, xy"} {
 			t.Run(name+"/"+order, func(t *testing.T) {
 				fake := providertest.NewPagerDuty(t)
 				h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
@@ -326,7 +328,9 @@ func TestPagerDutyGroupedAlertAcknowledgedOnTheWayBeforeItsMergeIsDelivered(t *t
 				xy := fake.Merge(kx, ky, "")
 				ack := fake.AcknowledgeIncident(qy, pdAgentCarol)
 				yz := fake.Merge(ky, kz, "")
-				bodies := map[string][]string{"in order": {xy, ack, yz}, "ack, yz, xy": {ack, yz, xy}, "yz, ack, xy": {yz, ack, xy}}[order]
+				rz := fake.ResolveIncident(fake.Incident(kz), pdAgentService)
+				bodies := map[string][]string{"in order": {xy, ack, yz}, "ack, yz, xy": {ack, yz, xy}, "yz, ack, xy": {yz, ack, xy},
+					"in order, z resolved": {xy, ack, yz, rz}, "ack, yz, z resolved, xy": {ack, yz, rz, xy}}[order]
 				for _, body := range bodies {
 					if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
 						t.Fatalf("webhook: %d %s", code, out)
@@ -339,8 +343,13 @@ func TestPagerDutyGroupedAlertAcknowledgedOnTheWayBeforeItsMergeIsDelivered(t *t
 							id, qy, v.Status, v.AcknowledgedBy)
 					}
 				}
-				if v := h.incident(z); v.Status != "triggered" {
+				if v := h.incident(z); v.Status == "acknowledged" {
 					t.Fatalf("z, whose PagerDuty incident nobody acknowledged: %s by %q", v.Status, v.AcknowledgedBy)
+				}
+				if strings.HasSuffix(order, "resolved") || strings.HasSuffix(order, "resolved, xy") {
+					if !h.timelineHas(x, "resolve_ignored", "merge over") {
+						t.Fatalf("x's merge not noted over after PagerDuty's incident %s holding it was resolved: %+v", fake.Incident(kz), h.incident(x).Timeline)
+					}
 				}
 			})
 		}

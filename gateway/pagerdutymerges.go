@@ -153,18 +153,18 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		}
 		to := docs[target]
 		got.Moved, got.Into = moved, target
+		if onWay.AckedAt != 0 {
+			got.AckedAt, got.AckedBy, got.Arrived = time.UnixMilli(onWay.AckedAt), onWay.AckedBy, time.UnixMilli(onWayArrived)
+		}
 		if to.Resolved {
 			got.Resolved, got.ResolvedBy = true, to.By
 			return true
 		}
-		if to.AckedAt != 0 {
+		if onWay.AckedAt == 0 && to.AckedAt != 0 {
 			got.AckedAt, got.AckedBy = time.UnixMilli(to.AckedAt), to.AckedBy
 		}
-		if arrived != 0 {
+		if onWay.AckedAt == 0 && arrived != 0 {
 			got.Arrived = time.UnixMilli(arrived)
-		}
-		if onWay.AckedAt != 0 {
-			got.AckedAt, got.AckedBy, got.Arrived = time.UnixMilli(onWay.AckedAt), onWay.AckedBy, time.UnixMilli(onWayArrived)
 		}
 		for _, a := range moved {
 			if !slices.Contains(to.Alerts, a) {

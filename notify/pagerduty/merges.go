@@ -109,19 +109,22 @@ func (wh *Webhook) rememberMerge(ctx context.Context, ev *webhookEvent, alert bo
 	if err != nil {
 		return fmt.Errorf("keep the PagerDuty merge of %s into %s: %w", ev.Data.ID, into, err)
 	}
+	// A person's acknowledgement of into (or of an incident on the way)
+	// that came first, made after the merge: they acknowledged the
+	// incident holding these alerts, and PagerDuty stopped notifying for
+	// them (ackMoved). One made before the merge did not see them: their
+	// ladders go on.
+	if !got.AckedAt.IsZero() && !got.Arrived.IsZero() && got.AckedAt.After(got.Arrived) {
+		if err := wh.ackEach(ctx, got.Moved, "", got.Into, got.AckedBy); err != nil {
+			return err
+		}
+	}
 	// into's resolve came first: the merge is over already, else the
 	// dispatcher would read the alerts merged for good, and pagerd's
 	// acknowledgements would never reach the PagerDuty incident a page
 	// under their keys opens.
 	if got.Resolved {
 		return wh.notedOver(ctx, got.Moved, got.Into, got.ResolvedBy)
-	}
-	// A person's acknowledgement of into that came first, made after the
-	// merge: they acknowledged the incident holding these alerts, and
-	// PagerDuty stopped notifying for them (ackMoved). One made before
-	// the merge did not see them: their ladders go on.
-	if !got.AckedAt.IsZero() && !got.Arrived.IsZero() && got.AckedAt.After(got.Arrived) {
-		return wh.ackEach(ctx, got.Moved, "", got.Into, got.AckedBy)
 	}
 	return nil
 }

@@ -97,10 +97,6 @@ type pagerDutyMerged struct {
 	Arrived map[string]int64 `json:"arrived,omitempty"`
 }
 
-// pagerDutyMergeHops is how many merges in turn a merge delivered late
-// follows.
-const pagerDutyMergeHops = 10
-
 // Merge moves what is kept for from, and alert, to into (or to the
 // incident into was merged into since, as far as its merge is kept),
 // and returns them with what is kept of that one (a person's
@@ -137,7 +133,13 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		target, arrived := into, atMs
 		var onWay pagerDutyMerged
 		var onWayArrived int64
-		for hops := 0; docs[target].MergedInto != "" && docs[target].MergedInto != target && hops < pagerDutyMergeHops; hops++ {
+		// Every merge away kept is followed, to the incident that holds
+		// them: one stopped short of it put the alerts in an incident
+		// merged away and took its merge off. seen ends a loop (a merge
+		// record no PagerDuty makes).
+		seen := map[string]bool{}
+		for docs[target].MergedInto != "" && !seen[target] {
+			seen[target] = true
 			if d := docs[target]; onWay.AckedAt == 0 && arrived != 0 && d.AckedAt > arrived {
 				onWay, onWayArrived = d, arrived
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +142,47 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			now = fixedNow.Add(pagerDutyResolvedKeep + time.Second)
 			if got, err = m.Merge(ctx, "Q21", "Q20", time.Time{}, ax); err != nil || got.Resolved {
 				t.Fatalf("merge into Q20 %v after its resolve: %+v (%v), want the resolve gone", pagerDutyResolvedKeep+time.Second, got, err)
+			}
+		})
+	}
+}
+
+// TestPagerDutyMergesFollowedToTheEnd: PagerDuty merges its incidents
+// Q1 into Q2, Q2 into Q3, ... Q12 into Q13, and the webhooks come last
+// made first (each answered 5xx and delivered again later, or PagerDuty's
+// own order): x's alert, Q1's, is kept in Q13, which holds it. Before,
+// a merge followed ten merges away at most and left x's alert in Q12,
+// merged away, whose merge it took off: an acknowledgement of Q13
+// acknowledged nothing of x's, and Q12's record read as open. On both
+// stores.
+func TestPagerDutyMergesFollowedToTheEnd(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := mk(t)
+			ctx := context.Background()
+			m := &pagerDutyMerges{store: st, now: func() time.Time { return fixedNow }}
+			h := newHarness(t, withStore(st), withConfig(pdConfig))
+			x := fire(h)
+			ax := pagerduty.Moved{Key: pagerduty.DedupKey(x, "carol", 0), Into: "Q2"}
+			q := func(i int) string { return "Q" + strconv.Itoa(i) }
+			for i := 12; i >= 1; i-- {
+				a := pagerduty.Moved{}
+				if i == 1 {
+					a = ax
+				}
+				got, err := m.Merge(ctx, q(i), q(i+1), fixedNow.Add(time.Duration(i)*time.Second), a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 1 && got.Into != "Q13" {
+					t.Fatalf("Q1's merge went into %s, want Q13", got.Into)
+				}
+			}
+			if got, err := m.Acknowledged(ctx, "Q13", "Carol", fixedNow.Add(time.Minute)); err != nil || !slices.Equal(got, []pagerduty.Moved{ax}) {
+				t.Fatalf("Q13, acknowledged after every merge, covers %v (%v), want %v", got, err, ax)
+			}
+			if got, err := m.Moved(ctx, "Q12"); err != nil || len(got) != 0 {
+				t.Fatalf("Q12, merged into Q13, holds %v (%v)", got, err)
 			}
 		})
 	}

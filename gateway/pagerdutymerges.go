@@ -194,14 +194,18 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 // Acknowledged keeps that a person, by, acknowledged pd at at (the latest
 // such), with what is kept for it, and returns what is kept for pd as
 // the write found it, but the alerts that got there at or after at
-// (Arrived): the acknowledgement did not see them.
+// (Arrived): the acknowledgement did not see them; nor, perhaps, those
+// whose arrival is not known (a merge's webhook without occurred_at):
+// taken as seen, an acknowledgement made before their merge acknowledged
+// incidents nobody had, where left out their ladders go on (the safe
+// side: every real webhook carries occurred_at).
 func (m *pagerDutyMerges) Acknowledged(ctx context.Context, pd, by string, at time.Time) ([]pagerduty.Moved, error) {
 	var moved []pagerduty.Moved
 	err := m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, _ map[string]bool) bool {
 		d, ok := docs[pd]
 		moved = nil
 		for _, a := range d.Alerts {
-			if arr := d.Arrived[a.Key]; arr == 0 || arr < at.UnixMilli() {
+			if arr := d.Arrived[a.Key]; arr != 0 && arr < at.UnixMilli() {
 				moved = append(moved, a)
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pagerd/pagerd/notify/pagerduty"
 )
 
 // TestPagerDutyMergesBurstIsKept: every acknowledgement and resolve made
@@ -50,6 +52,35 @@ func TestPagerDutyMergesBurstIsKept(t *testing.T) {
 			}
 			if refused > 0 {
 				t.Fatalf("%d of %d writes of the merges' record refused in a burst from two replicas", refused, burst)
+			}
+		})
+	}
+}
+
+// TestPagerDutyAcknowledgementDoesNotReachAnAlertOfUnknownArrival: a
+// merge whose webhook carries no occurred_at records its alert's arrival
+// as unknown. A person's acknowledgement (with its occurred_at) counted
+// such an alert as seen, even when the merge came after it: pagerd
+// acknowledged, as that person, an incident nobody had acknowledged
+// (rev34). An alert of unknown arrival is not taken as seen: its ladder
+// goes on, the safe side; every real webhook carries occurred_at. On both
+// stores.
+func TestPagerDutyAcknowledgementDoesNotReachAnAlertOfUnknownArrival(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := mk(t)
+			m := &pagerDutyMerges{store: st, now: func() time.Time { return fixedNow }}
+			h := newHarness(t, withStore(st), withConfig(pdConfig))
+			y := pagerduty.Moved{Key: pagerduty.DedupKey(fire(h), "carol", 0), Into: "Q1"}
+			if _, err := m.Merge(context.Background(), "Q2", "Q1", time.Time{}, y); err != nil {
+				t.Fatal(err)
+			}
+			moved, err := m.Acknowledged(context.Background(), "Q1", "PCAROL1", fixedNow.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(moved) != 0 {
+				t.Fatalf("an acknowledgement reaches %v, merged in at a time not known: it may not have seen it", moved)
 			}
 		})
 	}

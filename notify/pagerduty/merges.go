@@ -146,14 +146,16 @@ func (wh *Webhook) ackMoved(ctx context.Context, ev *webhookEvent) error {
 	// replica) was in neither, and its alerts went on paging. Only the
 	// alerts there before it was made (occurred_at): one merged after
 	// (its webhook delivered first) was not seen, and its ladder goes
-	// on. Without occurred_at, every alert kept.
-	var moved []Moved
-	var err error
-	if at := ev.occurredAt(); !at.IsZero() {
-		moved, err = wh.Merges.Acknowledged(ctx, ev.Data.ID, ev.agentName(), at)
-	} else {
-		moved, err = wh.Merges.Moved(ctx, ev.Data.ID)
+	// on. Without occurred_at (every real webhook v3 carries it), none:
+	// whether the person saw an alert merged in is not known, and taken
+	// as seen, one merged after the acknowledgement, its webhook
+	// delivered first, was acknowledged though nobody had (rev34); left,
+	// its ladder goes on.
+	at := ev.occurredAt()
+	if at.IsZero() {
+		return nil
 	}
+	moved, err := wh.Merges.Acknowledged(ctx, ev.Data.ID, ev.agentName(), at)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func TestWebhookActsThoughTheMergesRecordIsRefused(t *testing.T) {
 			merges := &refusingMerges{down: true}
 			wh := &pagerduty.Webhook{Receiver: rec, Merges: merges, Secret: func() string { return providertest.PagerDutyWebhookSecret }}
 			post := func() (int, error) {
-				body := `{"event":{"id":"01ABC","event_type":"` + event + `","agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},` +
+				body := `{"event":{"id":"01ABC","event_type":"` + event + `","occurred_at":"2025-09-10T06:00:00Z","agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},` +
 					`"data":{"id":"Q1","type":"incident","incident_key":"` + pagerduty.DedupKey("01incident", "carol", 0) + `"}}}`
 				r := httptest.NewRequest(http.MethodPost, pagerduty.WebhookPath, strings.NewReader(body))
 				r.Header.Set("X-PagerDuty-Signature", providertest.PagerDutySign([]byte(body), providertest.PagerDutyWebhookSecret))
@@ -87,5 +87,28 @@ func TestWebhookActsThoughTheMergesRecordIsRefused(t *testing.T) {
 				t.Fatalf("delivered again with the record back: %d, %v; want 204", code, err)
 			}
 		})
+	}
+}
+
+// TestWebhookAcknowledgementWithoutATimeAcknowledgesNothingMerged: an
+// acknowledgement whose webhook carries no occurred_at (every real
+// webhook v3 does) cannot say whether the person saw an alert merged
+// into the incident: taken as seen, one merged after it (its webhook
+// delivered first) was acknowledged though nobody had (rev34). Its own
+// alert is acknowledged; the merged one's ladder goes on.
+func TestWebhookAcknowledgementWithoutATimeAcknowledgesNothingMerged(t *testing.T) {
+	rec := &receiver{}
+	wh := &pagerduty.Webhook{Receiver: rec, Secret: func() string { return providertest.PagerDutyWebhookSecret },
+		Merges: &keptMerges{moved: []pagerduty.Moved{{Key: pagerduty.DedupKey("01other", "carol", 0), Into: "Q1"}}}}
+	body := `{"event":{"id":"01ABC","event_type":"incident.acknowledged","agent":{"id":"PCAROL1","summary":"Carol","type":"user_reference"},` +
+		`"data":{"id":"Q1","type":"incident","incident_key":"` + pagerduty.DedupKey("01incident", "carol", 0) + `"}}}`
+	r := httptest.NewRequest(http.MethodPost, pagerduty.WebhookPath, strings.NewReader(body))
+	r.Header.Set("X-PagerDuty-Signature", providertest.PagerDutySign([]byte(body), providertest.PagerDutyWebhookSecret))
+	w := httptest.NewRecorder()
+	if err := wh.ServeWebhook(w, r); err != nil || w.Code != http.StatusNoContent {
+		t.Fatalf("answered %d, %v; want 204", w.Code, err)
+	}
+	if len(rec.acted) != 1 || rec.acted[0] != "01incident carol acknowledge" {
+		t.Fatalf("acted %v, want 01incident's own alone", rec.acted)
 	}
 }

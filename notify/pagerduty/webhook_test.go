@@ -80,7 +80,7 @@ func postWebhook(t *testing.T, wh *pagerduty.Webhook, eventType string, reopened
 // member and its comma, or "" for none).
 func postWebhookBy(t *testing.T, wh *pagerduty.Webhook, eventType string, reopened int, agent string) int {
 	t.Helper()
-	body := `{"event":{"id":"01ABC","event_type":"` + eventType + `",` + agent + `"data":{"id":"Q1","type":"incident","incident_key":"` +
+	body := `{"event":{"id":"01ABC","event_type":"` + eventType + `","occurred_at":"2025-09-10T06:00:00Z",` + agent + `"data":{"id":"Q1","type":"incident","incident_key":"` +
 		pagerduty.DedupKey("01incident", "carol", reopened) + `"}}}`
 	r := httptest.NewRequest(http.MethodPost, pagerduty.WebhookPath, strings.NewReader(body))
 	r.Header.Set("X-PagerDuty-Signature", providertest.PagerDutySign([]byte(body), providertest.PagerDutyWebhookSecret))

@@ -2156,35 +2156,30 @@ func IsOnCallLook(detail string) bool {
 // firstLevelOnCall is the index of the first level of the policy that
 // has someone on call at t (or now, when later), or -1 when none has.
 func (r *run) firstLevelOnCall(t time.Time) int {
-	kept := r.overridden // asked, not paged: no override to record
-	defer func() { r.overridden = kept }()
-	for i := range r.pol.Levels {
-		r.overridden = nil
-		for _, u := range r.levelUsers(i, t) {
-			if r.c.User(u) != nil {
-				return i
-			}
-		}
-	}
-	return -1
+	return r.firstLevelWith(t, func(u string) bool { return r.c.User(u) != nil })
 }
 
 // onCallAtALevel reports whether any of the people in groups is on call
 // at t (or now, when later) at a level of the policy.
 func (r *run) onCallAtALevel(groups [][]string, t time.Time) bool {
-	kept := r.overridden // asked, not paged: no override to record
+	return r.firstLevelWith(t, func(u string) bool {
+		return slices.ContainsFunc(groups, func(g []string) bool { return slices.Contains(g, u) })
+	}) >= 0
+}
+
+// firstLevelWith is the index of the first level of the policy with
+// someone on call at t (or now, when later) whom is says yes to, -1 for
+// none. Asked, not paged: no override is recorded.
+func (r *run) firstLevelWith(t time.Time, is func(user string) bool) int {
+	kept := r.overridden
 	defer func() { r.overridden = kept }()
 	for i := range r.pol.Levels {
 		r.overridden = nil
-		for _, u := range r.levelUsers(i, t) {
-			for _, g := range groups {
-				if slices.Contains(g, u) {
-					return true
-				}
-			}
+		if slices.ContainsFunc(r.levelUsers(i, t), is) {
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // waitOnCall keeps an incident that nobody has been paged for, whose

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
@@ -60,10 +59,18 @@ type pagerDutyMerges struct {
 	// of them (50 incidents acknowledged at once in PagerDuty's list)
 	// written side by side had most of its writes refused, each the
 	// kind's version moved by another (TestPagerDutyMergesBurstIsKept).
-	writing sync.Mutex
+	// A channel of one, so that a webhook whose time runs out while the
+	// store stalls under another's write gives up its wait (answered 5xx)
+	// instead of holding a goroutine until its turn.
+	writing chan struct{}
 }
 
 var _ pagerduty.MergeIndex = (*pagerDutyMerges)(nil)
+
+// newPagerDutyMerges is the merges' record in st, on the clock now.
+func newPagerDutyMerges(st store.Store, now func() time.Time) *pagerDutyMerges {
+	return &pagerDutyMerges{store: st, now: now, writing: make(chan struct{}, 1)}
+}
 
 // pagerDutyMerged is one PagerDuty incident's document.
 type pagerDutyMerged struct {
@@ -291,8 +298,12 @@ func (m *pagerDutyMerges) decode(raw map[string][]byte) map[string]pagerDutyMerg
 // pagerd incidents are all resolved, and writes, again when another
 // replica wrote first.
 func (m *pagerDutyMerges) write(ctx context.Context, change func(docs, put map[string]pagerDutyMerged, del map[string]bool) bool) error {
-	m.writing.Lock()
-	defer m.writing.Unlock()
+	select {
+	case m.writing <- struct{}{}:
+		defer func() { <-m.writing }()
+	case <-ctx.Done():
+		return fmt.Errorf("pagerduty merges: waiting for this replica's write before it: %w", ctx.Err())
+	}
 	for attempt := 1; ; attempt++ {
 		raw, ver, err := m.store.ListDocs(ctx, pagerDutyMergesKind)
 		if err != nil {
@@ -332,9 +343,9 @@ func (m *pagerDutyMerges) write(ctx context.Context, change func(docs, put map[s
 			}
 		}))
 		if errors.Is(err, store.ErrConflict) && attempt < pagerDutyMergeWrites {
-			// Another replica wrote first: tried again at once, the
-			// replicas of a burst moved each other's version ten times
-			// over.
+			// Another replica wrote first: tried again after a random
+			// wait, not at once (tried at once, the replicas of a burst
+			// moved each other's version ten times over).
 			select {
 			case <-time.After(rand.N(time.Duration(attempt) * pagerDutyMergeBackoff)):
 			case <-ctx.Done():
@@ -356,6 +367,9 @@ func (m *pagerDutyMerges) write(ctx context.Context, change func(docs, put map[s
 func (m *pagerDutyMerges) resolved(ctx context.Context, docs map[string]pagerDutyMerged) ([]string, error) {
 	var ids []string
 	for _, d := range docs {
+		if !droppable(d) {
+			continue
+		}
 		for _, a := range d.Alerts {
 			if id, _, _, ok := pagerduty.ParseDedupKey(a.Key); ok && !store.IsBundleID(id) {
 				ids = append(ids, id)
@@ -371,8 +385,8 @@ func (m *pagerDutyMerges) resolved(ctx context.Context, docs map[string]pagerDut
 	}
 	var gone []string
 	for k, d := range docs {
-		if d.Resolved || len(d.Alerts) == 0 || d.MergedInto != "" {
-			continue // a resolve, an acknowledgement or a merge away: kept until it expires
+		if !droppable(d) {
+			continue
 		}
 		if !slices.ContainsFunc(d.Alerts, func(a pagerduty.Moved) bool {
 			id, _, _, ok := pagerduty.ParseDedupKey(a.Key)
@@ -383,6 +397,12 @@ func (m *pagerDutyMerges) resolved(ctx context.Context, docs map[string]pagerDut
 		}
 	}
 	return gone, nil
+}
+
+// droppable says whether d goes once its pagerd incidents are resolved:
+// a resolve, an acknowledgement or a merge away is kept until it expires.
+func droppable(d pagerDutyMerged) bool {
+	return !d.Resolved && len(d.Alerts) > 0 && d.MergedInto == ""
 }
 
 // dedupMoved is moved without repeats, in order.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -24,7 +25,7 @@ func TestPagerDutyMergesBurstIsKept(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st := mk(t)
 			now := func() time.Time { return fixedNow }
-			replicas := []*pagerDutyMerges{{store: st, now: now}, {store: st, now: now}}
+			replicas := []*pagerDutyMerges{newPagerDutyMerges(st, now), newPagerDutyMerges(st, now)}
 			const burst = 50
 			var wg sync.WaitGroup
 			errs := make(chan error, burst)
@@ -69,7 +70,7 @@ func TestPagerDutyAcknowledgementDoesNotReachAnAlertOfUnknownArrival(t *testing.
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			st := mk(t)
-			m := &pagerDutyMerges{store: st, now: func() time.Time { return fixedNow }}
+			m := newPagerDutyMerges(st, func() time.Time { return fixedNow })
 			h := newHarness(t, withStore(st), withConfig(pdConfig))
 			y := pagerduty.Moved{Key: pagerduty.DedupKey(fire(h), "carol", 0), Into: "Q1"}
 			if _, err := m.Merge(context.Background(), "Q2", "Q1", time.Time{}, y); err != nil {
@@ -83,5 +84,19 @@ func TestPagerDutyAcknowledgementDoesNotReachAnAlertOfUnknownArrival(t *testing.
 				t.Fatalf("an acknowledgement reaches %v, merged in at a time not known: it may not have seen it", moved)
 			}
 		})
+	}
+}
+
+// TestPagerDutyMergesWaitEndsWithItsWebhook: a webhook waiting for this
+// replica's write before it (the store stalled under that one) gives up
+// when its own time runs out, answered 5xx, instead of holding its
+// goroutine until its turn.
+func TestPagerDutyMergesWaitEndsWithItsWebhook(t *testing.T) {
+	m := newPagerDutyMerges(nil, func() time.Time { return fixedNow }) // the store is never reached
+	m.writing <- struct{}{}                                            // another webhook's write, stalled
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := m.Acknowledged(ctx, "Q1", "PCAROL1", fixedNow); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waiting for the write before it: %v, want its deadline", err)
 	}
 }

@@ -326,10 +326,14 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 			continue
 		}
 		dedupKey, reopened := pagedKey(e, target)
-		if u := cfg.User(e.User); mergedAway[dedupKey] != nil && (u == nil || !slices.ContainsFunc(u.Contacts, func(c policy.Contact) bool {
-			return c.Via == "pagerduty" && slices.Contains(channels[dedupKey], c.Channel) && !mergedIn(mergedAway[dedupKey], c, keyedContacts(u, channels[dedupKey]))
-		})) {
-			continue
+		// keyed: the contacts the key's alerts went through, asked only
+		// of a key merged away.
+		var keyed []policy.Contact
+		if merges := mergedAway[dedupKey]; merges != nil {
+			keyed = keyedContacts(cfg.User(e.User), channels[dedupKey])
+			if !slices.ContainsFunc(keyed, func(c policy.Contact) bool { return !mergedIn(merges, c, keyed) }) {
+				continue
+			}
 		}
 		if !stands && e.Bundle == "" && reopened >= inc.State.Reopened {
 			// The incident was paged again since the acknowledgement
@@ -364,7 +368,7 @@ func (d *Dispatcher) forward(ctx context.Context, cfg *policy.Config, inc *store
 		if u := cfg.User(e.User); u != nil {
 			routed := map[string]bool{}
 			for _, c := range u.Contacts {
-				if c.Via == "pagerduty" && slices.Contains(channels[dedupKey], c.Channel) && !routed[c.Address] && !mergedIn(mergedAway[dedupKey], c, keyedContacts(u, channels[dedupKey])) {
+				if c.Via == "pagerduty" && slices.Contains(channels[dedupKey], c.Channel) && !routed[c.Address] && !mergedIn(mergedAway[dedupKey], c, keyed) {
 					routed[c.Address] = true
 					err := d.o.PagerDuty.Forward(ctx, c.Address, dedupKey, o.Action)
 					switch {

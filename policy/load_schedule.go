@@ -292,8 +292,7 @@ func weeklyGaps(s *Schedule, t *Tier, begin time.Time) []Shift {
 func steadyWeek(begin time.Time) time.Time {
 	for w := 0; w <= 52; w++ {
 		at := begin.AddDate(0, 0, 7*w)
-		zoneStart, zoneEnd := at.ZoneBounds()
-		if (zoneStart.IsZero() || !zoneStart.After(at.Add(-24*time.Hour))) && (zoneEnd.IsZero() || !zoneEnd.Before(at.AddDate(0, 0, 16))) {
+		if oneOffset(at.Add(-24*time.Hour), at.AddDate(0, 0, 16)) {
 			return at
 		}
 	}
@@ -372,10 +371,14 @@ func nobodyAWeekBefore(s *Schedule, t *Tier) func(a, end time.Time) bool {
 			return func(time.Time, time.Time) bool { return false }
 		}
 	}
-	return func(a, end time.Time) bool {
-		zoneStart, zoneEnd := a.ZoneBounds()
-		return (zoneStart.IsZero() || !zoneStart.After(a.Add(-24*time.Hour))) && (zoneEnd.IsZero() || !zoneEnd.Before(end.Add(24*time.Hour)))
-	}
+	return func(a, end time.Time) bool { return oneOffset(a.Add(-24*time.Hour), end.Add(24*time.Hour)) }
+}
+
+// oneOffset reports whether the zone of a (its Location) keeps the one
+// offset it has at a from a to b: no change of the clocks between them.
+func oneOffset(a, b time.Time) bool {
+	_, end := a.ZoneBounds()
+	return end.IsZero() || !end.Before(b)
 }
 
 // nobodyHolds says whether nobody holds the tier from a to b by its

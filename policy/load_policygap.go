@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -277,31 +276,7 @@ func (r *rotation) windowsBetween(a, b time.Time) (spans [][2]int64, always bool
 	if !r.restricted() {
 		return nil, true
 	}
-	first, last := floorDiv64(civilMinute(a, r.loc), minutesPerDay)-8, floorDiv64(civilMinute(b, r.loc), minutesPerDay)+8
-	for d := first; d <= last; d++ {
-		wd := time.Weekday(floorMod64(d+4, 7)) // 1970-01-01 was a Thursday
-		base := d * minutesPerDay
-		for _, rs := range r.restrictions {
-			if span, ok := rs.windowOn(wd); ok {
-				spans = append(spans, [2]int64{base + span[0], base + span[1]})
-			}
-		}
-	}
-	slices.SortFunc(spans, func(x, y [2]int64) int { return cmp.Compare(x[0], y[0]) })
-	merged := spans[:0]
-	for _, sp := range spans {
-		if n := len(merged); n > 0 && sp[0] <= merged[n-1][1] {
-			merged[n-1][1] = max(merged[n-1][1], sp[1])
-			continue
-		}
-		merged = append(merged, sp)
-	}
-	for _, sp := range merged {
-		if sp[1]-sp[0] >= minutesPerWeek {
-			return nil, true
-		}
-	}
-	return merged, false
+	return r.windowsOnDays(floorDiv64(civilMinute(a, r.loc), minutesPerDay)-8, floorDiv64(civilMinute(b, r.loc), minutesPerDay)+8)
 }
 
 // emptyByWalk is the spans from a to b in which nobody holds tier t of s,

@@ -231,7 +231,14 @@ func continueFrom(old []string, due int, next []string) int {
 // when the windows cover a whole week, which means all the time.
 func (r *rotation) windowsNear(c int64) (spans [][2]int64, always bool) {
 	day := floorDiv64(c, minutesPerDay)
-	for d := day - 8; d <= day+8; d++ {
+	return r.windowsOnDays(day-8, day+8)
+}
+
+// windowsOnDays are the rotation's restriction windows that start on the
+// days first to last (days since 1970-01-01 on the wall clock), merged, as
+// wall-clock minute spans; always is true when they cover a whole week.
+func (r *rotation) windowsOnDays(first, last int64) (spans [][2]int64, always bool) {
+	for d := first; d <= last; d++ {
 		wd := dateOfDay(d).Weekday()
 		base := d * minutesPerDay
 		for _, rs := range r.restrictions {

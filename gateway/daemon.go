@@ -521,7 +521,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Twilio: &twilio.Callbacks{Receiver: d.incidents, Logger: d.log, Now: o.Now, Settings: func() twilio.Settings {
 			return twilioSettings(cfg, d.cfg.Load())
 		}},
-		PagerDuty: &pagerduty.Webhook{Receiver: d.incidents, Logger: d.log, Now: o.Now, Merges: newPagerDutyMerges(d.store, o.Now),
+		PagerDuty: &pagerduty.Webhook{Receiver: d.incidents, Logger: d.log, Now: o.Now, Merges: newPagerDutyMerges(d.store, o.Now, d.log),
 			Secret: func() string { return d.cfg.Load().Notifiers.PagerDuty.WebhookSecret.Reveal() }},
 		Slack: &slack.Callbacks{Receiver: d.incidents, Logger: d.log, Now: o.Now, Client: func() *slack.Client { return tr.slack },
 			Secret: func() string {

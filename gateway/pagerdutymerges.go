@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -54,6 +55,7 @@ const (
 type pagerDutyMerges struct {
 	store store.Store
 	now   func() time.Time
+	log   *slog.Logger
 	// writing has this replica write the record one webhook at a time:
 	// every person's acknowledgement and resolve writes it, and a burst
 	// of them (50 incidents acknowledged at once in PagerDuty's list)
@@ -67,9 +69,13 @@ type pagerDutyMerges struct {
 
 var _ pagerduty.MergeIndex = (*pagerDutyMerges)(nil)
 
-// newPagerDutyMerges is the merges' record in st, on the clock now.
-func newPagerDutyMerges(st store.Store, now func() time.Time) *pagerDutyMerges {
-	return &pagerDutyMerges{store: st, now: now, writing: make(chan struct{}, 1)}
+// newPagerDutyMerges is the merges' record in st, on the clock now,
+// logging to log (slog's default when nil).
+func newPagerDutyMerges(st store.Store, now func() time.Time, log *slog.Logger) *pagerDutyMerges {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &pagerDutyMerges{store: st, now: now, log: log, writing: make(chan struct{}, 1)}
 }
 
 // pagerDutyMerged is one PagerDuty incident's document.
@@ -314,9 +320,18 @@ func (m *pagerDutyMerges) write(ctx context.Context, change func(docs, put map[s
 		if !change(docs, put, del) {
 			return nil
 		}
-		for k := range raw {
-			if _, ok := docs[k]; !ok {
-				del[k] = true
+		for k, v := range raw {
+			if _, ok := docs[k]; ok {
+				continue
+			}
+			del[k] = true
+			if json.Unmarshal(v, new(pagerDutyMerged)) != nil {
+				// Not expired: written by another version in a form
+				// this one cannot read. Said, as what it kept is lost:
+				// alerts merged into that PagerDuty incident are not
+				// acknowledged with it.
+				m.log.Warn("pagerduty merges: a record this version cannot read is dropped; acknowledgements of that PagerDuty incident in PagerDuty reach only its own alert",
+					"pagerduty_incident", k, "bytes", len(v))
 			}
 		}
 		gone, err := m.resolved(ctx, docs)

@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,7 +28,7 @@ func TestPagerDutyMergesBurstIsKept(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st := mk(t)
 			now := func() time.Time { return fixedNow }
-			replicas := []*pagerDutyMerges{newPagerDutyMerges(st, now), newPagerDutyMerges(st, now)}
+			replicas := []*pagerDutyMerges{newPagerDutyMerges(st, now, nil), newPagerDutyMerges(st, now, nil)}
 			const burst = 50
 			var wg sync.WaitGroup
 			errs := make(chan error, burst)
@@ -70,7 +73,7 @@ func TestPagerDutyAcknowledgementDoesNotReachAnAlertOfUnknownArrival(t *testing.
 	for name, mk := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			st := mk(t)
-			m := newPagerDutyMerges(st, func() time.Time { return fixedNow })
+			m := newPagerDutyMerges(st, func() time.Time { return fixedNow }, nil)
 			h := newHarness(t, withStore(st), withConfig(pdConfig))
 			y := pagerduty.Moved{Key: pagerduty.DedupKey(fire(h), "carol", 0), Into: "Q1"}
 			if _, err := m.Merge(context.Background(), "Q2", "Q1", time.Time{}, y); err != nil {
@@ -92,11 +95,42 @@ func TestPagerDutyAcknowledgementDoesNotReachAnAlertOfUnknownArrival(t *testing.
 // when its own time runs out, answered 5xx, instead of holding its
 // goroutine until its turn.
 func TestPagerDutyMergesWaitEndsWithItsWebhook(t *testing.T) {
-	m := newPagerDutyMerges(nil, func() time.Time { return fixedNow }) // the store is never reached
-	m.writing <- struct{}{}                                            // another webhook's write, stalled
+	m := newPagerDutyMerges(nil, func() time.Time { return fixedNow }, nil) // the store is never reached
+	m.writing <- struct{}{}                                                 // another webhook's write, stalled
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := m.Acknowledged(ctx, "Q1", "PCAROL1", fixedNow); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("waiting for the write before it: %v, want its deadline", err)
+	}
+}
+
+// TestPagerDutyMergesUnreadableRecordIsSaid: a record this version
+// cannot read (another version's form) is dropped at the next write, and
+// what it kept is lost with it: said at WARN, not in silence. On both
+// stores.
+func TestPagerDutyMergesUnreadableRecordIsSaid(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := mk(t)
+			ctx := context.Background()
+			var logs bytes.Buffer
+			m := newPagerDutyMerges(st, func() time.Time { return fixedNow }, slog.New(slog.NewTextHandler(&logs, nil)))
+			_, ver, err := st.ListDocs(ctx, pagerDutyMergesKind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.PutDocs(ctx, pagerDutyMergesKind, ver, map[string][]byte{"Q7": []byte(`{"alerts":"a form of another version"}`)}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Acknowledged(ctx, "Q1", "PCAROL1", fixedNow); err != nil {
+				t.Fatal(err)
+			}
+			if raw, _, err := st.ListDocs(ctx, pagerDutyMergesKind); err != nil || raw["Q7"] != nil {
+				t.Fatalf("the unreadable record after a write: %q, %v; want it dropped", raw["Q7"], err)
+			}
+			if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "pagerduty_incident=Q7") {
+				t.Fatalf("dropped without a warning: %q", logs.String())
+			}
+		})
 	}
 }

@@ -27,7 +27,7 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			st := mk(t)
 			ctx := context.Background()
 			now := fixedNow
-			m := newPagerDutyMerges(st, func() time.Time { return now })
+			m := newPagerDutyMerges(st, func() time.Time { return now }, nil)
 			h := newHarness(t, withStore(st), withConfig(pdConfig))
 			x, y := fire(h), fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
 			ax := pagerduty.Moved{Key: pagerduty.DedupKey(x, "carol", 0), Into: "Q1"}
@@ -160,7 +160,7 @@ func TestPagerDutyMergesFollowedToTheEnd(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st := mk(t)
 			ctx := context.Background()
-			m := newPagerDutyMerges(st, func() time.Time { return fixedNow })
+			m := newPagerDutyMerges(st, func() time.Time { return fixedNow }, nil)
 			h := newHarness(t, withStore(st), withConfig(pdConfig))
 			x := fire(h)
 			ax := pagerduty.Moved{Key: pagerduty.DedupKey(x, "carol", 0), Into: "Q2"}

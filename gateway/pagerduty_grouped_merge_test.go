@@ -43,10 +43,9 @@ func groupedByPagerDuty(t *testing.T, mk func(*testing.T) store.Store, agent str
 	t.Helper()
 	fake := providertest.NewPagerDuty(t)
 	h := newHarness(t, withStore(mk(t)), withConfig(cfg(fake)), realTransport("pagerduty"), fastRetries())
-	x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
-	y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
-	h.step(fixedNow)
-	kx, ky := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0)
+	ids, keys := firedToCarol(t, h, "x", "y")
+	x, y := ids[0], ids[1]
+	kx, ky := keys[0], keys[1]
 	q := fake.Incident(kx)
 	if q == "" || fake.Incident(ky) == "" || fake.Incident(ky) == q {
 		t.Fatalf("x and y did not each open a PagerDuty incident: %q, %q", q, fake.Incident(ky))
@@ -168,10 +167,9 @@ func TestPagerDutyGroupedAlertMergedAfterItsIncidentWasResolvedIsToldAgain(t *te
 			t.Run(name+"/"+who, func(t *testing.T) {
 				fake := providertest.NewPagerDuty(t)
 				h := newHarness(t, withStore(mk(t)), withConfig(pdRepeatConfig(fake)), realTransport("pagerduty"), fastRetries())
-				x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
-				y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
-				h.step(fixedNow)
-				kx, ky := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0)
+				ids, keys := firedToCarol(t, h, "x", "y")
+				y := ids[1]
+				kx, ky := keys[0], keys[1]
 				q := fake.Incident(kx)
 				merge := fake.Merge(ky, kx, agent)
 				h.runUntil(fixedNow.Add(time.Minute))
@@ -205,10 +203,9 @@ func TestPagerDutyGroupedAlertAcknowledgedBeforeItsMergeIsDelivered(t *testing.T
 				t.Run(fmt.Sprintf("%s/%s/acknowledged before the merge %v", name, who, ackFirst), func(t *testing.T) {
 					fake := providertest.NewPagerDuty(t)
 					h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
-					x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
-					y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
-					h.step(fixedNow)
-					kx, ky := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0)
+					ids, keys := firedToCarol(t, h, "x", "y")
+					y := ids[1]
+					kx, ky := keys[0], keys[1]
 					q := fake.Incident(kx)
 					var merge, ack string
 					if ackFirst {
@@ -267,11 +264,9 @@ func TestPagerDutyGroupedAlertMergedIntoAnIncidentMergedAwayFirst(t *testing.T) 
 			t.Run(fmt.Sprintf("%s/acknowledgement delivered last %v", name, ackLast), func(t *testing.T) {
 				fake := providertest.NewPagerDuty(t)
 				h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
-				x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
-				y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
-				z := fireLabels(h, "gz", map[string]string{"alertname": "Z", "severity": "critical"})
-				h.step(fixedNow)
-				kx, ky, kz := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0), pagerduty.DedupKey(z, "carol", 0)
+				ids, keys := firedToCarol(t, h, "x", "y", "z")
+				x, y, z := ids[0], ids[1], ids[2]
+				kx, ky, kz := keys[0], keys[1], keys[2]
 				qz := fake.Incident(kz)
 				xy := fake.Merge(kx, ky, "")
 				yz := fake.Merge(ky, kz, "")
@@ -319,11 +314,9 @@ func TestPagerDutyGroupedAlertAcknowledgedOnTheWayBeforeItsMergeIsDelivered(t *t
 			t.Run(name+"/"+order, func(t *testing.T) {
 				fake := providertest.NewPagerDuty(t)
 				h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
-				x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
-				y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
-				z := fireLabels(h, "gz", map[string]string{"alertname": "Z", "severity": "critical"})
-				h.step(fixedNow)
-				kx, ky, kz := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0), pagerduty.DedupKey(z, "carol", 0)
+				ids, keys := firedToCarol(t, h, "x", "y", "z")
+				x, y, z := ids[0], ids[1], ids[2]
+				kx, ky, kz := keys[0], keys[1], keys[2]
 				qy := fake.Incident(ky)
 				xy := fake.Merge(kx, ky, "")
 				ack := fake.AcknowledgeIncident(qy, pdAgentCarol)
@@ -354,4 +347,19 @@ func TestPagerDutyGroupedAlertAcknowledgedOnTheWayBeforeItsMergeIsDelivered(t *t
 			})
 		}
 	}
+}
+
+// firedToCarol fires, on h, an alert of its own group for each name
+// ("x": group gx, alertname X), pages them to carol through PagerDuty,
+// and returns their incidents and carol's dedup keys, in that order.
+func firedToCarol(t *testing.T, h *harness, names ...string) (ids, keys []string) {
+	t.Helper()
+	for _, n := range names {
+		ids = append(ids, fireLabels(h, "g"+n, map[string]string{"alertname": strings.ToUpper(n), "severity": "critical"}))
+	}
+	h.step(fixedNow)
+	for _, id := range ids {
+		keys = append(keys, pagerduty.DedupKey(id, "carol", 0))
+	}
+	return ids, keys
 }

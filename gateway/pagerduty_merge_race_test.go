@@ -208,10 +208,9 @@ func TestPagerDutyAcknowledgementBeforeAMergeDeliveredAfterItAcknowledgesNothing
 		t.Run(name, func(t *testing.T) {
 			fake := providertest.NewPagerDuty(t)
 			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
-			x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
-			y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
-			h.step(fixedNow)
-			kx, ky := pagerduty.DedupKey(x, "carol", 0), pagerduty.DedupKey(y, "carol", 0)
+			ids, keys := firedToCarol(t, h, "x", "y")
+			x, y := ids[0], ids[1]
+			kx, ky := keys[0], keys[1]
 			q := fake.Incident(kx)
 			ack := fake.AcknowledgeIncident(q, pdAgentCarol)
 			merge := fake.Merge(ky, kx, "")
@@ -247,11 +246,9 @@ func TestPagerDutyResolveOfAnIncidentMergedAwayEndsNoMergeItCarriedOn(t *testing
 		t.Run(name, func(t *testing.T) {
 			fake := providertest.NewPagerDuty(t)
 			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
-			w := fireLabels(h, "gw", map[string]string{"alertname": "W", "severity": "critical"})
-			y := fireLabels(h, "gy", map[string]string{"alertname": "Y", "severity": "critical"})
-			x := fireLabels(h, "gx", map[string]string{"alertname": "X", "severity": "critical"})
-			h.step(fixedNow)
-			kw, ky, kx := pagerduty.DedupKey(w, "carol", 0), pagerduty.DedupKey(y, "carol", 0), pagerduty.DedupKey(x, "carol", 0)
+			ids, keys := firedToCarol(t, h, "w", "y", "x")
+			w := ids[0]
+			kw, ky, kx := keys[0], keys[1], keys[2]
 			qy := fake.Incident(ky)
 			wy := fake.Merge(kw, ky, "")
 			yx := fake.Merge(ky, kx, "")

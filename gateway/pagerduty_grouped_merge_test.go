@@ -363,3 +363,52 @@ func firedToCarol(t *testing.T, h *harness, names ...string) (ids, keys []string
 	}
 	return ids, keys
 }
+
+// TestPagerDutyGroupedAlertAcknowledgedBeforeItsIncidentsResolveIsDelivered:
+// PagerDuty merges y's PagerDuty incident into x's by itself, carol
+// acknowledges the incident holding both alerts, and it is resolved
+// later (the service's auto-resolve timeout, or carol), y's alert with
+// it; pagerd's y stays open, as for every resolve of the incident an
+// alert was merged into. PagerDuty keeps no order between webhooks (and
+// one answered 5xx comes again later): the resolve's comes before the
+// acknowledgement's. Delivered in order, y was acknowledged as carol;
+// the resolve delivered first dropped what the incident held, and its
+// record kept no acknowledgement and took none, so the acknowledgement
+// (or the merge, delivered after both) found nothing: y's ladder went on
+// (carol's SMS at 2m) for an alert she had acknowledged in PagerDuty.
+// On both stores, in every order the resolve comes before the
+// acknowledgement in.
+func TestPagerDutyGroupedAlertAcknowledgedBeforeItsIncidentsResolveIsDelivered(t *testing.T) {
+	for name, mk := range stores(t) {
+		for who, agent := range map[string]string{"auto-resolve": pdAgentService, "carol": pdAgentCarol} {
+			for _, order := range []string{"merge, resolve, ack", "resolve, merge, ack", "resolve, ack, merge", "ack, resolve, merge"} {
+				t.Run(name+"/resolved by "+who+"/"+order, func(t *testing.T) {
+					fake := providertest.NewPagerDuty(t)
+					h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+					ids, keys := firedToCarol(t, h, "x", "y")
+					y := ids[1]
+					q := fake.Incident(keys[0])
+					bodies := map[string]string{"merge": fake.Merge(keys[1], keys[0], "")}
+					bodies["ack"] = fake.AcknowledgeIncident(q, pdAgentCarol)
+					bodies["resolve"] = fake.ResolveIncident(q, agent)
+					for _, what := range strings.Split(order, ", ") {
+						if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, bodies[what]); code != 204 {
+							t.Fatalf("%s webhook: %d %s", what, code, out)
+						}
+					}
+					h.runUntil(fixedNow.Add(10 * time.Minute))
+					if v := h.incident(y); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+						t.Fatalf("y after carol acknowledged PagerDuty's incident %s, which held its alert, before it was resolved: %s by %q, paged %v; want acknowledged by carol",
+							q, v.Status, v.AcknowledgedBy, pagedFor(h, y))
+					}
+					if got := pagedFor(h, y); len(got) != 0 {
+						t.Fatalf("y paged after carol acknowledged the PagerDuty incident its alert was in: %v", got)
+					}
+					if !h.timelineHas(y, "resolve_ignored", "merge over in PagerDuty") {
+						t.Fatalf("y's merge not noted over once PagerDuty's incident %s was resolved: %+v", q, h.incident(y).Timeline)
+					}
+				})
+			}
+		}
+	}
+}

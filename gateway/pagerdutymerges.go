@@ -85,7 +85,11 @@ type pagerDutyMerged struct {
 	Alerts  []pagerduty.Moved `json:"alerts"`
 	// Resolved says the PagerDuty incident was resolved, by By (its
 	// agent's name, "" for none): a merge into it delivered since is
-	// over at once (Merge). Kept pagerDutyResolvedKeep, with no alerts.
+	// over at once (Merge). Kept pagerDutyResolvedKeep, with the alerts
+	// it held (their merge noted over), a merge delivered since adds to
+	// them, and a person's acknowledgement: one made before the resolve
+	// whose webhook comes after it reaches the alerts there before it,
+	// as it did delivered in order.
 	Resolved bool   `json:"resolved,omitempty"`
 	By       string `json:"by,omitempty"`
 	// AckedAt is when a person, AckedBy, last acknowledged it (its
@@ -120,7 +124,12 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 	var got pagerduty.MergeTarget
 	err := m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, del map[string]bool) bool {
 		got = pagerduty.MergeTarget{}
-		moved := docs[from].Alerts
+		// A resolve of from (no merge named) delivered first noted its
+		// alerts over: they are not carried on.
+		var moved []pagerduty.Moved
+		if !docs[from].Resolved {
+			moved = docs[from].Alerts
+		}
 		if alert.Key != "" {
 			moved = dedupMoved(append(slices.Clip(moved), alert))
 		}
@@ -171,10 +180,6 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		if onWay.AckedAt != 0 {
 			got.AckedAt, got.AckedBy, got.Arrived = time.UnixMilli(onWay.AckedAt), onWay.AckedBy, time.UnixMilli(onWayArrived)
 		}
-		if to.Resolved {
-			got.Resolved, got.ResolvedBy = true, to.By
-			return true
-		}
 		if onWay.AckedAt == 0 && to.AckedAt != 0 {
 			got.AckedAt, got.AckedBy = time.UnixMilli(to.AckedAt), to.AckedBy
 		}
@@ -193,7 +198,14 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 				}
 			}
 		}
-		to.Expires = m.now().Add(pagerDutyMergeKeep).UnixMilli()
+		// Resolved first: the merge is over at once, and its alerts are
+		// kept with the resolve (not past it), for a person's
+		// acknowledgement made before it delivered after.
+		if to.Resolved {
+			got.Resolved, got.ResolvedBy = true, to.By
+		} else {
+			to.Expires = m.now().Add(pagerDutyMergeKeep).UnixMilli()
+		}
 		to.MergedInto, to.MergedAt = "", 0
 		put[target] = to
 		return true
@@ -205,7 +217,8 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 }
 
 // Acknowledged keeps that a person, by, acknowledged pd at at (the latest
-// such), with what is kept for it, and returns what is kept for pd as
+// such), with what is kept for it (resolved since too: the
+// acknowledgement came first), and returns what is kept for pd as
 // the write found it, but the alerts that got there at or after at
 // (Arrived): the acknowledgement did not see them; nor, perhaps, those
 // whose arrival is not known (a merge's webhook without occurred_at):
@@ -222,7 +235,7 @@ func (m *pagerDutyMerges) Acknowledged(ctx context.Context, pd, by string, at ti
 				moved = append(moved, a)
 			}
 		}
-		if d.Resolved || d.AckedAt >= at.UnixMilli() {
+		if d.AckedAt >= at.UnixMilli() {
 			return false
 		}
 		if !ok {
@@ -240,18 +253,20 @@ func (m *pagerDutyMerges) Acknowledged(ctx context.Context, pd, by string, at ti
 
 // Moved is what is kept for pd; none when pd was merged away: what it
 // carried on lives in another incident, and a resolve of pd (a webhook
-// naming no merge) must not end their merge.
+// naming no merge) must not end their merge; nor when its resolve is kept
+// already: what it held was noted over before.
 func (m *pagerDutyMerges) Moved(ctx context.Context, pd string) ([]pagerduty.Moved, error) {
 	docs, _, err := m.read(ctx)
-	if err != nil || docs[pd].MergedInto != "" {
+	if err != nil || docs[pd].MergedInto != "" || docs[pd].Resolved {
 		return nil, err
 	}
 	return docs[pd].Alerts, nil
 }
 
-// Resolved drops what is kept for pd, and keeps that it was resolved, by
-// by, for pagerDutyResolvedKeep; unless pd holds alerts not among noted,
-// which it returns, writing nothing, or was merged away, which stands.
+// Resolved keeps that pd was resolved, by by, for pagerDutyResolvedKeep,
+// with what it held (noted over: no merge goes on from it) and a person's
+// acknowledgement of it; unless pd holds alerts not among noted, which it
+// returns, writing nothing, or was merged away, which stands.
 func (m *pagerDutyMerges) Resolved(ctx context.Context, pd, by string, noted []pagerduty.Moved) ([]pagerduty.Moved, error) {
 	var left []pagerduty.Moved
 	err := m.write(ctx, func(docs map[string]pagerDutyMerged, put map[string]pagerDutyMerged, _ map[string]bool) bool {
@@ -267,7 +282,9 @@ func (m *pagerDutyMerges) Resolved(ctx context.Context, pd, by string, noted []p
 		if len(left) > 0 {
 			return false
 		}
-		put[pd] = pagerDutyMerged{Expires: m.now().Add(pagerDutyResolvedKeep).UnixMilli(), Resolved: true, By: by}
+		d := docs[pd]
+		put[pd] = pagerDutyMerged{Expires: m.now().Add(pagerDutyResolvedKeep).UnixMilli(), Resolved: true, By: by,
+			Alerts: d.Alerts, Arrived: d.Arrived, AckedAt: d.AckedAt, AckedBy: d.AckedBy}
 		return true
 	})
 	if err != nil {

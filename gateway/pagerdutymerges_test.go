@@ -105,7 +105,10 @@ func TestPagerDutyMergesKept(t *testing.T) {
 			var holding []string
 			for k, v := range raw {
 				var d pagerDutyMerged
-				if json.Unmarshal(v, &d) == nil && len(d.Alerts) > 0 && d.MergedInto == "" { // merged away: what it carried on, kept pagerDutyResolvedKeep
+				// Merged away (what it carried on) or resolved (what it
+				// held, for a late acknowledgement): kept
+				// pagerDutyResolvedKeep.
+				if json.Unmarshal(v, &d) == nil && len(d.Alerts) > 0 && d.MergedInto == "" && !d.Resolved {
 					holding = append(holding, k)
 				}
 			}

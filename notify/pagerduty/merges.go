@@ -33,7 +33,8 @@ type MergeIndex interface {
 	// only what was recorded for from moves (nothing to do when none
 	// was). It returns what moved and what is recorded of into: its
 	// resolve or a person's acknowledgement, whose webhooks PagerDuty
-	// may deliver before the merge's; resolved, nothing is kept.
+	// may deliver before the merge's; resolved, what moved is kept with
+	// the resolve only (for an acknowledgement made before it).
 	// at is when the merge was made (its occurred_at; zero unknown).
 	// A merge into an incident merged away since (its webhook came
 	// first) goes on to the one it went into.
@@ -41,10 +42,11 @@ type MergeIndex interface {
 	// Moved is what is recorded for PagerDuty's incident pd, none when
 	// nothing is.
 	Moved(ctx context.Context, pd string) ([]Moved, error)
-	// Resolved drops what is recorded for pd, once it is resolved by by
-	// (its alerts are resolved with it), and records that it was, for a
-	// merge into it delivered after; noted are the alerts whose merge
-	// the caller noted over. When pd holds others (merged into it since
+	// Resolved records that pd was resolved by by (its alerts are
+	// resolved with it), for a merge into it delivered after, with what
+	// it held, for a person's acknowledgement made before it delivered
+	// after; Moved no longer names them. noted are the alerts whose
+	// merge the caller noted over. When pd holds others (merged into it since
 	// they were read), it records nothing and returns them, to be noted
 	// first.
 	Resolved(ctx context.Context, pd, by string, noted []Moved) ([]Moved, error)
@@ -67,9 +69,9 @@ type MergeTarget struct {
 	// Arrived is when they reached Into (the latest merge on the way),
 	// zero when not known.
 	Arrived time.Time
-	// Resolved says its resolve was recorded first: nothing was kept,
-	// and the merge of each alert moved is over already. ResolvedBy
-	// resolved it.
+	// Resolved says its resolve was recorded first: the merge of each
+	// alert moved is over already (an acknowledgement of it recorded,
+	// AckedAt, was made before the resolve). ResolvedBy resolved it.
 	Resolved   bool
 	ResolvedBy string
 	// AckedAt is when a person, AckedBy, last acknowledged it as

@@ -412,3 +412,49 @@ func TestPagerDutyGroupedAlertAcknowledgedBeforeItsIncidentsResolveIsDelivered(t
 		}
 	}
 }
+
+// TestPagerDutyGroupedAlertMergedBeforeAnAcknowledgementKeptPastItsIncidents:
+// PagerDuty merges x's PagerDuty incident into z's, then y's, by itself,
+// and carol acknowledges z's, which holds all three alerts; y's merge's
+// webhook comes last (PagerDuty keeps no order between webhooks, and one
+// answered 5xx comes again later). Meanwhile x is resolved in pagerd, and
+// another webhook writes the merges' record (another tool's PagerDuty
+// incident auto-resolved): z's record, all of whose pagerd incidents (x) were
+// resolved, was dropped, carol's acknowledgement with it, and y's late
+// merge found none: y's ladder went on (carol's SMS at 2m) for an alert
+// she had acknowledged in PagerDuty. The acknowledgement is kept when
+// the alerts go. On both stores.
+func TestPagerDutyGroupedAlertMergedBeforeAnAcknowledgementKeptPastItsIncidents(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewPagerDuty(t)
+			h := newHarness(t, withStore(mk(t)), withConfig(pagerDutyAt(fake)), realTransport("pagerduty"), fastRetries())
+			ids, keys := firedToCarol(t, h, "x", "y", "z")
+			x, y := ids[0], ids[1]
+			kx, ky, kz := keys[0], keys[1], keys[2]
+			qz := fake.Incident(kz)
+			xz := fake.Merge(kx, kz, "")
+			yz := fake.Merge(ky, kz, "")
+			ack := fake.AcknowledgeIncident(qz, pdAgentCarol)
+			for _, body := range []string{xz, ack} {
+				if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, body); code != 204 {
+					t.Fatalf("webhook: %d %s", code, out)
+				}
+			}
+			carolActs(t, h, x)("resolve")
+			other := `{"event":{"id":"01Q99","event_type":"incident.resolved","resource_type":"incident","occurred_at":"2025-09-10T07:00:00Z",` + pdAgentService +
+				`"data":{"id":"Q99","type":"incident","status":"resolved","service":` + providertest.PagerDutyService + `,"incident_key":"another-tools-alert"}}}`
+			if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, other); code != 204 {
+				t.Fatalf("another PagerDuty incident's auto-resolve webhook: %d %s", code, out)
+			}
+			if code, out := fake.Webhook(t, h.url+pagerduty.WebhookPath, yz); code != 204 {
+				t.Fatalf("y's merge webhook, delivered last: %d %s", code, out)
+			}
+			h.runUntil(fixedNow.Add(10 * time.Minute))
+			if v := h.incident(y); v.Status != "acknowledged" || v.AcknowledgedBy != "carol" {
+				t.Fatalf("y after carol acknowledged PagerDuty's incident %s, which held its alert: %s by %q, paged %v; want acknowledged by carol",
+					qz, v.Status, v.AcknowledgedBy, pagedFor(h, y))
+			}
+		})
+	}
+}

@@ -318,7 +318,8 @@ func (m *pagerDutyMerges) decode(raw map[string][]byte) map[string]pagerDutyMerg
 
 // write reads the documents, lets change say what to put and delete
 // (false: nothing to write), drops those expired, undecodable or whose
-// pagerd incidents are all resolved, and writes, again when another
+// pagerd incidents are all resolved (but for a person's acknowledgement
+// of one, kept as Acknowledged keeps it), and writes, again when another
 // replica wrote first.
 func (m *pagerDutyMerges) write(ctx context.Context, change func(docs, put map[string]pagerDutyMerged, del map[string]bool) bool) error {
 	select {
@@ -356,9 +357,17 @@ func (m *pagerDutyMerges) write(ctx context.Context, change func(docs, put map[s
 			return err
 		}
 		for _, k := range gone {
-			if _, ok := put[k]; !ok {
-				del[k] = true
+			if _, ok := put[k]; ok {
+				continue
 			}
+			// A person's acknowledgement stays, as long as one kept
+			// alone: a merge into the incident made before it whose
+			// webhook comes after is acknowledged with it.
+			if d := docs[k]; d.AckedAt != 0 {
+				put[k] = pagerDutyMerged{Expires: min(d.Expires, m.now().Add(pagerDutyResolvedKeep).UnixMilli()), AckedAt: d.AckedAt, AckedBy: d.AckedBy}
+				continue
+			}
+			del[k] = true
 		}
 		enc := make(map[string][]byte, len(put))
 		for k, d := range put {

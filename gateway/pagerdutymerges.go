@@ -165,6 +165,13 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 			if d := docs[target]; onWay.AckedAt == 0 && arrived != 0 && d.AckedAt > arrived {
 				onWay, onWayArrived = d, arrived
 			}
+			// Kept on the way too, with when they got there: a
+			// person's acknowledgement of that incident, made before
+			// its merge away, whose webhook comes after this one,
+			// reaches them (Acknowledged), as it did in order.
+			if d, ok := holding(docs[target], moved, arrived); ok && target != from {
+				put[target] = d
+			}
 			if d := docs[target]; d.MergedAt == 0 || arrived == 0 {
 				arrived = 0
 			} else {
@@ -186,18 +193,7 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		if onWay.AckedAt == 0 && arrived != 0 {
 			got.Arrived = time.UnixMilli(arrived)
 		}
-		for _, a := range moved {
-			if !slices.Contains(to.Alerts, a) {
-				to.Alerts = append(to.Alerts, a)
-				if arrived != 0 {
-					to.Arrived = maps.Clone(to.Arrived)
-					if to.Arrived == nil {
-						to.Arrived = map[string]int64{}
-					}
-					to.Arrived[a.Key] = arrived
-				}
-			}
-		}
+		to, _ = holding(to, moved, arrived)
 		// Resolved first: the merge is over at once, and its alerts are
 		// kept with the resolve (not past it), for a person's
 		// acknowledgement made before it delivered after.
@@ -214,6 +210,27 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		return pagerduty.MergeTarget{}, err
 	}
 	return got, nil
+}
+
+// holding is d with the alerts of moved it does not hold added, each
+// arrived there at arrived (Unix ms, 0 unknown: none kept), and whether
+// any was.
+func holding(d pagerDutyMerged, moved []pagerduty.Moved, arrived int64) (pagerDutyMerged, bool) {
+	added := false
+	for _, a := range moved {
+		if slices.Contains(d.Alerts, a) {
+			continue
+		}
+		d.Alerts, added = append(slices.Clip(d.Alerts), a), true
+		if arrived != 0 {
+			d.Arrived = maps.Clone(d.Arrived)
+			if d.Arrived == nil {
+				d.Arrived = map[string]int64{}
+			}
+			d.Arrived[a.Key] = arrived
+		}
+	}
+	return d, added
 }
 
 // Acknowledged keeps that a person, by, acknowledged pd at at (the latest

@@ -282,6 +282,17 @@ type Incident struct {
 	// while Unpaged; "" in incidents stored before it was kept, whose
 	// looks say, as before, that the alert came.
 	UnpagedBy string `json:"unpaged_by,omitempty"`
+	// PageImmediatelyBy names, for each level of PageImmediately (same
+	// index), the rule that made it one paged at once: the incident's
+	// rule at its trigger, a raise's or an auto-escalation trigger's for
+	// the levels they added. The timeline of a later page of those levels
+	// (a look that finds someone on call, a maintenance window's end)
+	// names it, not the rule of whatever paged the incident last: the
+	// levels an incident's own rule pages at once are not an
+	// auto-escalation trigger's that re-opened it. Empty, or of another
+	// length, in incidents stored before it was kept (or written back by
+	// a replica of an older version): their pages name one rule, as before.
+	PageImmediatelyBy []string `json:"page_immediately_by,omitempty"`
 }
 
 // HeldSpan is a stretch of an incident's life in which a maintenance
@@ -595,6 +606,7 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 	inc.Pending = append([]Deadline(nil), inc.Pending...)
 	inc.LevelPages = append([]string(nil), inc.LevelPages...)
 	inc.PageImmediately = append([]string(nil), inc.PageImmediately...)
+	inc.PageImmediatelyBy = append([]string(nil), inc.PageImmediatelyBy...)
 	inc.PausedTargets = append([]PausedTarget(nil), inc.PausedTargets...)
 	inc.Held = append([]HeldSpan(nil), inc.Held...)
 	svcName := inc.Service
@@ -835,6 +847,7 @@ func (r *run) trigger(ev Event) error {
 		Reopened:        r.inc.Reopened,
 		Unpaged:         true,
 	}
+	r.inc.PageImmediatelyBy = ruleOfEach(rt.PageImmediately, rt.Rule)
 	t := r.now
 	// Targets are armed first so that a breach due at the same instant as an
 	// escalation is recorded before it, at the level that missed it.
@@ -880,16 +893,45 @@ func (r *run) pageAsNew(t time.Time, by string) {
 // comes then.
 func (r *run) pageImmediately(t time.Time) { r.pageImmediatelyFor(t, r.inc.Rule) }
 
-// pageImmediatelyFor is pageImmediately, its entries naming rule.
+// pageImmediatelyFor is pageImmediately, each entry naming the rule that
+// made its level one paged at once (Incident.PageImmediatelyBy), or rule
+// in an incident stored without them.
 func (r *run) pageImmediatelyFor(t time.Time, rule string) {
-	for _, name := range r.inc.PageImmediately {
+	by := r.inc.PageImmediatelyBy
+	if len(by) != len(r.inc.PageImmediately) {
+		by = nil
+	}
+	for k, name := range r.inc.PageImmediately {
 		i := r.pol.LevelIndex(name)
 		if i <= 0 {
 			continue
 		}
-		r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: "auto-escalation trigger (" + rule + ")"})
+		why := rule
+		if by != nil && by[k] != "" {
+			why = by[k]
+		}
+		r.act(Action{Kind: ActionEscalate, At: t, Level: i, Detail: "auto-escalation trigger (" + why + ")"})
 		r.pagedNobody(r.page(r.levelUsers(i, t), i, t), "level "+r.pol.Levels[i].Name)
 	}
+}
+
+// ruleOfEach is Incident.PageImmediatelyBy of a trigger's levels paged at
+// once: its rule for each (nil for none, as a stored incident reads).
+func ruleOfEach(levels []string, rule string) []string {
+	if len(levels) == 0 {
+		return nil
+	}
+	return slices.Repeat([]string{rule}, len(levels))
+}
+
+// addPageImmediately makes level name one the incident pages at once,
+// by rule (Incident.PageImmediatelyBy). In an incident stored without
+// the rules, none is kept: they would name the wrong levels.
+func (r *run) addPageImmediately(name, rule string) {
+	if len(r.inc.PageImmediatelyBy) == len(r.inc.PageImmediately) {
+		r.inc.PageImmediatelyBy = append(r.inc.PageImmediatelyBy, rule)
+	}
+	r.inc.PageImmediately = append(r.inc.PageImmediately, name)
 }
 
 // armUnresolved arms the incident's unresolved rules (those of its
@@ -1158,7 +1200,7 @@ func (r *run) raise(rt *Route, why string) {
 	}
 	for _, name := range rt.PageImmediately {
 		if i := r.pol.LevelIndex(name); i > r.at() && !slices.Contains(r.inc.PageImmediately, name) {
-			r.inc.PageImmediately = append(r.inc.PageImmediately, name)
+			r.addPageImmediately(name, rt.Rule)
 			if h != nil {
 				// Nobody is paged now: the level is paged, and the
 				// auto-escalation recorded, when the window ends and the
@@ -1250,7 +1292,9 @@ func (r *run) autoEscalate(rt *Route, why string) {
 	if len(levels) == 0 {
 		return
 	}
-	r.inc.PageImmediately = append(r.inc.PageImmediately, levels...)
+	for _, name := range levels {
+		r.addPageImmediately(name, rt.Rule)
+	}
 	detail := "auto-escalation trigger (" + rt.Rule + ")"
 	if why != "" {
 		detail += " by " + why
@@ -2111,7 +2155,9 @@ const (
 // level i has someone on call: what happened when nobody was (the alert
 // came, the priority was raised, an auto-escalation trigger re-opened the
 // incident, a maintenance window ended) and the rule that applies now,
-// which it returns too: the one whose levels are paged at once with it.
+// which it returns too: the one that names the levels paged at once with
+// it in an incident stored without the rule of each
+// (Incident.PageImmediatelyBy).
 // The incident's own rule is the one it was raised with, not its first;
 // an auto-escalation trigger that re-opened it does not change its rule,
 // and names its own.

@@ -677,3 +677,42 @@ func TestPreviewUnresolvedRuleAfterTheWaitIsOver(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineAlertInAGapLookNamesTheRuleOfEachLevel: the look that finds
+// someone on call after an auto-escalation trigger re-opened an incident
+// names, for each level it pages at once, the rule that pages it so: the
+// lead level, paged at once since the incident's own rule (outage) opened
+// it, is not the breach trigger's, which added only the exec level. ann
+// acknowledged the outage at 16:01; the breach alert joined at 18:00,
+// when nobody was on call; the look is on Thursday at 09:00.
+func TestEngineAlertInAGapLookNamesTheRuleOfEachLevel(t *testing.T) {
+	cfg := strings.Replace(breachConfig(), "      - {name: exec, targets: [{schedule: s, tier: exec}], timeout: 15m}\n",
+		"      - {name: lead, targets: [{schedule: s, tier: exec}], timeout: 15m}\n      - {name: exec, targets: [{schedule: s, tier: exec}], timeout: 15m}\n", 1)
+	cfg = strings.Replace(cfg, "    rules:\n", "    rules:\n      - {name: outage, matchers: ['category=\"outage\"'], priority: P2, page_immediately: [lead]}\n", 1)
+	c, err := Parse([]byte(cfg), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	at, six := gapWed6.Add(10*time.Hour), gapWed6.Add(12*time.Hour) // 16:00, 18:00
+	route := func(category string) *Route {
+		rt := c.Route(c.Service("office"), map[string]string{"severity": "warning", "category": category}, at)
+		return &rt
+	}
+	inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: route("outage")}, at)
+	inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, at.Add(time.Minute))
+	inc, _ = engApply(t, e, inc, Event{Kind: EventTrigger, Route: route("security_breach")}, six)
+	_, _, esc, _ := gapRun(t, e, inc, gapWed6.Add(27*time.Hour))
+	var looks []string
+	for _, s := range esc {
+		if strings.HasPrefix(s, "1d3h ") {
+			looks = append(looks, s)
+		}
+	}
+	want := []string{"1d3h escalate office: nobody was on call when an auto-escalation trigger re-opened the incident (rule breach); level office has someone now",
+		"1d3h escalate lead: auto-escalation trigger (outage)",
+		"1d3h escalate exec: auto-escalation trigger (breach)"}
+	if !reflect.DeepEqual(looks, want) {
+		t.Fatalf("escalations at Thursday 09:00 %q (all %q), want %q", looks, esc, want)
+	}
+}

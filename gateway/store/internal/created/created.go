@@ -103,7 +103,7 @@ func (cc *Cache[V]) Len() int {
 // Trigger returns: incident.Service.trigger's wakeIfDue and pagedNobody,
 // Trigger's own Version). It shares, rather than copies, the contents the
 // caller hands over with the incident (store.Store.Trigger): its details
-// and State's slices (Pending, PageImmediately, LevelPages, PausedTargets,
+// and State's slices (Pending, PageImmediately, PageImmediatelyBy, LevelPages, PausedTargets,
 // Held) when they are already as decoding gives them, which the intake's
 // are (its clock is UTC to the millisecond). Nobody writes into them
 // afterwards: the caller only reads them (wakeIfDue's DueAt, the log),
@@ -148,6 +148,7 @@ func CanonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	at(&s.LevelEscalatedAt)
 	at(&s.LiftedAt)
 	s.PageImmediately = nilIfEmpty(s.PageImmediately)
+	s.PageImmediatelyBy = nilIfEmpty(s.PageImmediatelyBy)
 	s.LevelPages = nilIfEmpty(s.LevelPages)
 	s.PausedTargets = nilIfEmpty(s.PausedTargets)
 	s.Lifted = cloneOrNil(s.Lifted) // not cloned by Engine.Apply

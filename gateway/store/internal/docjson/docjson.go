@@ -174,6 +174,7 @@ func appendState(b []byte, s *policy.Incident) ([]byte, error) {
 		b = append(b, `,"unpaged":true`...)
 	}
 	b = appendOmitEmpty(b, `,"unpaged_by":`, s.UnpagedBy)
+	b = appendStrings(b, `,"page_immediately_by":`, s.PageImmediatelyBy)
 	return append(b, '}'), nil
 }
 

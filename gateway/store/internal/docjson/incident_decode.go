@@ -55,7 +55,7 @@ var (
 		"triggered_at", "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "last_status_at",
 		"status_updates", "level", "round", "level_started_at", "seq", "pending", "level_escalated_at", "maintenance",
 		"paused_targets", "held", "reopened", "lifted", "lifted_at", "raised_since_ack", "level_pages",
-		"level_pages_kept", "last_acknowledged_at", "level_name", "unpaged", "unpaged_by"}
+		"level_pages_kept", "last_acknowledged_at", "level_name", "unpaged", "unpaged_by", "page_immediately_by"}
 	deadlineKeys = []string{"id", "at", "kind", "level", "user", "channel", "urgency", "rule", "target", "seq", "sent",
 		"admitted", "first_due", "sent_back_at", "storm_end", "storm_after", "storm_rank", "storm_held_late"}
 	holdKeys     = []string{"id", "name", "until", "from"}
@@ -158,6 +158,9 @@ func (d *docScan) state(s *policy.Incident) {
 		case "page_immediately":
 			d.once(&seen, 5)
 			s.PageImmediately = d.strs()
+		case "page_immediately_by":
+			d.once(&seen, 34)
+			s.PageImmediatelyBy = d.strs()
 		case "status":
 			d.once(&seen, 6)
 			s.Status = policy.Status(d.str())

@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -560,5 +563,50 @@ users:
 				t.Errorf("exit %d, want 0 and %q in stdout %q; stderr:\n%s", code, tc.want, out, errOut)
 			}
 		})
+	}
+}
+
+// TestRouteWithServerCountsRunTimeOverrides: an override made at run time
+// (through the API, kept in the store) putting bob on the office tier
+// from 03:30 makes the unresolved rule's page to him, at 03:30, a page to
+// someone on call at a level: it ends the wait, as the daemon, which
+// pages by the run-time overrides, does. pagerd route --server merges
+// them, as pagerd oncall --server does, where route read only the file
+// and said the wait goes on.
+func TestRouteWithServerCountsRunTimeOverrides(t *testing.T) {
+	path := gapWithManagerRule(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/schedules/s/overrides" || r.Header.Get("Authorization") != "Bearer t" {
+			http.Error(w, "no", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"schedule":"s","overrides":[{"id":"ov-1","schedule":"s","tier":"office","user":"bob",`+
+			`"start":"2025-09-10T03:30:00Z","end":"2025-09-10T04:00:00Z","created_by":"api:ops","created_at":"2025-09-10T02:00:00Z"}]}`)
+	}))
+	defer srv.Close()
+	t.Setenv("PAGERD_API_TOKEN", "t")
+	out, errOut, code := pagerd(t, "route", "--config", path, "--server", srv.URL, "--at", "2025-09-10T03:00:00Z", "severity=critical")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if want := "  after 30m         Bob, at 2025-09-10T03:30:00Z (on call at a level: ends the wait)\n"; !strings.Contains(out, want) {
+		t.Fatalf("route --server:\n%s\nwant it to say:\n%s", out, want)
+	}
+	out, errOut, code = pagerd(t, "route", "--config", path, "--server", srv.URL, "--at", "2025-09-10T03:00:00Z", "-o", "json", "severity=critical")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Unresolved []struct {
+			EndsWait bool `json:"ends_wait"`
+			WaitOver bool `json:"wait_over"`
+		} `json:"unresolved"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(res.Unresolved) != 1 || !res.Unresolved[0].EndsWait || res.Unresolved[0].WaitOver {
+		t.Fatalf("route --server -o json: %s", out)
 	}
 }

@@ -49,13 +49,15 @@ time on that pagerd count too.`,
 	},
 	"route": {
 		summary:  "which priority, urgency, targets and policy an alert gets",
-		synopsis: "--config FILE [--service NAME] [--at TIME] [-o text|json] LABEL=VALUE...",
+		synopsis: "--config FILE [--service NAME] [--at TIME] [--server URL [--token-file FILE]] [-o text|json] LABEL=VALUE...",
 		about: `Which rule matches an alert with these labels, its priority and urgency,
 the SLA targets with their due times, each escalation level with its
 people and timeout, and whom the unresolved rules page and when. When no
 level has anyone on call, it says the alert waits for the next person on
 call, and whether a rule's page meanwhile ends the wait (only one that
-reaches someone on call at a level does).`,
+reaches someone on call at a level does). Without --server, only the
+config file's overrides count; with it, those made at run time on that
+pagerd count too, as they do for its pages.`,
 		args: [][2]string{{"LABEL=VALUE", "the alert's labels, like severity=critical category=data_loss"}},
 	},
 	"simulate": {

@@ -135,11 +135,18 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 	svcName := fs.String("service", "", "the `NAME` of the service the alert arrives at (default: the only one)")
 	at := fs.String("at", "", "the `TIME` the alert arrives, RFC 3339 (default now)")
 	out := outputFlag(fs)
+	// Whom each level and unresolved rule pages, and so whether a rule's
+	// page ends a wait for someone on call, is decided by the overrides
+	// made at run time too: with --server, those of that pagerd count.
+	sf := addServerFlags(fs, mergeServerUsage, tokenFileUsage)
 	pos, code := parse(fs, args)
 	if code >= 0 {
 		return code
 	}
 	c, err := loadConfig(*cfgPath)
+	if err == nil {
+		c, err = mergeServer(sf, c)
+	}
 	if err != nil {
 		return fail(stderr, "route", err)
 	}

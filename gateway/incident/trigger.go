@@ -243,9 +243,16 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// left out of it and has fired since (one that fired a moment before
 	// the resolve went out, on a clock a little ahead, reads as started
 	// after it): the resolve was rightly withheld.
-	from := inc.CreatedAt
+	//
+	// Which resolve is after which firing taken is read from the
+	// timeline's order, not from the entries' times: each is stamped by
+	// the replica that wrote it, on its own clock when the replicas do
+	// not share Redis's (TIME refused, or not read yet), and a resolve
+	// withheld three minutes after a firing taken on a replica ten
+	// minutes ahead read as before it: the group's end went unread, and
+	// its new firing paged nobody.
 	endedAt := func(w time.Time) bool {
-		return !w.IsZero() && from.Before(w) && a.FirstStart.After(w.Add(startSkew))
+		return !w.IsZero() && a.FirstStart.After(w.Add(startSkew))
 	}
 	// The incident's own timeline holds the group's withheld resolves in
 	// group mode, and in fingerprint mode those made while the group's
@@ -272,9 +279,12 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// nobody is on call for, or pages the provider refused or reported
 	// undelivered, nobody had been told of the new firing, and that
 	// notification is the last chance to page for it.
-	withheld, paged, taken, from, err := s.leftOutResolveAndLastPage(ctx, inc.ID, inc.CreatedAt, a.FirstStart)
+	withheld, paged, taken, from, err := s.leftOutResolveAndLastPage(ctx, inc.ID, time.Time{}, a.FirstStart)
 	if err != nil {
 		return false, err
+	}
+	if from.Before(inc.CreatedAt) {
+		from = inc.CreatedAt // the overflow incident's resolves count from the incident's opening
 	}
 	if paged.After(a.FirstStart.Add(startSkew)) && !taken.IsZero() && paged.After(taken) {
 		return false, nil
@@ -334,19 +344,36 @@ const FiringTaken = "firing_taken"
 // (group_interval, repeat_interval) wrote another entry, and a long
 // incident's timeline grew by one each time; the first tells
 // (leftOutResolveAndLastPage), and one noted already is found by a read
-// of the timeline, made only for such a firing.
+// of the timeline, made only for such a firing. A start that this
+// replica's clock reads as to come is noted too (a replica whose clock
+// runs behind, not sharing Redis's): the group fires now, whatever the
+// clocks say, and, left unnoted, the firing flapping later read as new
+// after a resolve withheld before it, and paged the people working it
+// again (TestWithheldResolveAfterAFiringTakenOnASkewedReplica).
 func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Alert, now time.Time) {
-	if inc == nil || !inc.Open() || a.FirstStart.IsZero() || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
+	if inc == nil || !inc.Open() || a.FirstStart.IsZero() || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) {
 		return
 	}
-	if _, _, taken, _, err := s.leftOutResolveAndLastPage(ctx, inc.ID, inc.CreatedAt, a.FirstStart); err == nil && !taken.IsZero() {
-		return
+	tl, _ := s.o.Store.Timeline(ctx, inc.ID) // unread: noted, as it may be already
+	detail := firingTakenDetail(a.FirstStart)
+	for _, e := range tl {
+		// Taken already: an entry at or after the firing started, or,
+		// on a replica whose clock reads the start as to come, one that
+		// names it.
+		if e.Type == FiringTaken && (!e.At.Add(startSkew).Before(a.FirstStart) || e.Detail == detail) {
+			return
+		}
 	}
-	e := store.Entry{At: now, Type: FiringTaken, Actor: "pagerd",
-		Detail: "a firing that started at " + a.FirstStart.UTC().Format(time.RFC3339) + ", after this incident opened, is taken as a repeat: the incident's pages from now on are for it too"}
+	e := store.Entry{At: now, Type: FiringTaken, Actor: "pagerd", Detail: detail}
 	if err := s.o.Store.Note(ctx, map[string][]store.Entry{inc.ID: {e}}); err != nil {
 		s.log.Warn("a firing taken as a repeat not noted in the timeline; its next notification may page again", "incident", inc.ID, "err", err)
 	}
+}
+
+// firingTakenDetail is the detail of the FiringTaken entry of a firing
+// that started at start.
+func firingTakenDetail(start time.Time) string {
+	return "a firing that started at " + start.UTC().Format(time.RFC3339) + ", after this incident opened, is taken as a repeat: the incident's pages from now on are for it too"
 }
 
 // lastAcknowledged is when the incident was last acknowledged: zero when
@@ -373,11 +400,17 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // started as a repeat (FiringTaken), zero when it did not or started is
 // zero.
 //
-// from is since, or, when the incident took another firing as a repeat
-// (FiringTaken, noted before the one that started at started began, by
-// startSkew), when it last did, if later: the group fired again then, so
-// a resolve withheld before it says nothing of the group's end since, and
-// withheld is the first after from. Read from since, a firing that
+// When the incident took another firing as a repeat (FiringTaken, noted
+// before the one that started at started began, by startSkew), withheld
+// is the first resolve withheld after the last such entry in the
+// timeline's order, and from is that entry's time (since when later, or
+// zero): the group fired again then, so a resolve withheld before it says
+// nothing of the group's end since. Otherwise from is since, and withheld
+// the first after since (zero since: the first in the timeline). The
+// order, not the entries' times, says which came first: each is stamped
+// on the clock of the replica that wrote it, which, when the replicas do
+// not share Redis's (sharedclock, unread), may be minutes off another's
+// (TestWithheldResolveAfterAFiringTakenOnASkewedReplica). Read from since, a firing that
 // flapped (resolved and fired again within group_interval, when
 // Alertmanager sends no resolve) after the incident took it read as the
 // group firing anew after the resolve withheld before it was ever
@@ -390,18 +423,22 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 		return time.Time{}, time.Time{}, time.Time{}, time.Time{}, err
 	}
 	from = since
+	after := -1 // the index of the last firing taken before started, -1 for none
 	if !started.IsZero() {
-		for _, e := range tl {
-			if e.Type == FiringTaken && e.At.Add(startSkew).Before(started) && e.At.After(from) {
-				from = e.At
+		for i, e := range tl {
+			if e.Type == FiringTaken && e.At.Add(startSkew).Before(started) {
+				after = i
 			}
 		}
 	}
+	if after >= 0 && tl[after].At.After(since) {
+		from = tl[after].At
+	}
 	var unreached map[int]bool      // pages a provider reported did not arrive
 	var reported map[[2]string]bool // the people and channels of those reports, each matched once
-	for _, e := range tl {
-		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && e.At.After(from) &&
-			(withheld.IsZero() || e.At.Before(withheld)) {
+	for i, e := range tl {
+		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && withheld.IsZero() &&
+			((after >= 0 && i > after) || (after < 0 && e.At.After(since))) {
 			withheld = e.At
 		}
 		if e.Type == DeliveryFailed && !reported[[2]string{e.User, e.Channel}] {

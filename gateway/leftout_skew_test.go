@@ -1,0 +1,64 @@
+package gateway
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Replicas whose clocks are not shared (Redis's TIME refused, or not yet
+// read: sharedclock falls back to each host's clock) stamp the timeline
+// entries they write with their own time. A firing the incident took
+// (firing_taken) and a resolve withheld after it (resolve_withheld),
+// written by two such replicas within the skew of each other, must still
+// be read in the order they happened.
+
+// TestWithheldResolveAfterAFiringTakenOnASkewedReplica: b fires anew
+// while the incident pages, and replica other, whose clock runs skew off
+// h's (by more than Alertmanager's group_interval either way), takes it
+// (firing_taken); ann acknowledges. Then either b resolves, its resolve
+// leaving alerts out (withheld by h, three minutes after other took the
+// firing): the group's end, which a new firing of c hours later must read
+// as such (the incident resolved, and c's incident pages); or b flaps
+// hours later (Alertmanager sends no resolve within group_interval): still
+// the firing the incident took, a repeat that pages nobody again. With
+// the clocks in step (skew 0) both held; ahead, c paged nobody, and
+// behind, b's flap paged ann again.
+func TestWithheldResolveAfterAFiringTakenOnASkewedReplica(t *testing.T) {
+	for _, skew := range []time.Duration{0, 10 * time.Minute, -10 * time.Minute} {
+		for _, ended := range []bool{true, false} {
+			t.Run(fmt.Sprintf("other off by %v/ended %v", skew, ended), func(t *testing.T) {
+				st, _ := redisStore(t)
+				h := newHarness(t, withStore(st), withConfig(noStorm))
+				other := newHarness(t, withStore(st), withConfig(noStorm), replicas(0))
+				t0 := fixedNow
+				a, b, c := lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "c")
+				id, _ := withheldGroup(t, h, a)
+				h.runUntil(t0.Add(5 * time.Minute))
+				other.clock.Set(t0.Add(5*time.Minute + skew))
+				other.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: t0.Add(4 * time.Minute)}))
+				if v := h.incident(id); v.Status != "triggered" {
+					t.Fatalf("after b's first notification: %s: %s; want triggered", v.Status, timelineTypes(v))
+				}
+				h.runUntil(t0.Add(6 * time.Minute))
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+					t.Fatalf("acknowledge: %d %s", r.code, r.body)
+				}
+				next := amAlert{st: "firing", labels: b, starts: t0.Add(2*time.Hour + 10*time.Minute)}
+				if ended {
+					w2 := t0.Add(8 * time.Minute)
+					h.runUntil(w2)
+					h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: b, starts: t0.Add(4 * time.Minute), ends: w2}))
+					next = amAlert{st: "firing", labels: c, starts: t0.Add(6*time.Hour - 5*time.Minute)}
+				}
+				h.runUntil(t0.Add(2 * time.Hour))
+				before := len(h.rec.lines(t0))
+				at := t0.Add(6 * time.Hour)
+				h.clock.Set(at)
+				h.am(amKey, amBody("firing", "g", 0, next))
+				h.runUntil(at.Add(time.Minute))
+				firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], ended, "acknowledged")
+			})
+		}
+	}
+}

@@ -86,10 +86,13 @@ func TestAdmitHoldsAPageInFourCommands(t *testing.T) {
 	}
 }
 
-// TestFinishIsSixCommands: every step the dispatcher works ends in a
+// TestFinishIsFiveCommands: every step the dispatcher works ends in a
 // Finish, which read whether the incident was claimed twice, once for the
-// write and once for the claim's release: it reads it once.
-func TestFinishIsSixCommands(t *testing.T) {
+// write and once for the claim's release: it reads it once. And it added
+// the incident to the open index again at every write, where it already
+// was: only a reopen adds it (storetest's lists of open incidents after
+// reopens hold that).
+func TestFinishIsFiveCommands(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	s := redisstore.New(rdb, "fin")
@@ -109,8 +112,8 @@ func TestFinishIsSixCommands(t *testing.T) {
 	if err := s.Finish(ctx, cs[0], inc, []store.Entry{{At: at, Type: "notify", Detail: "sent"}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := commandsRun(t, rdb) - before; n != 6 {
-		t.Errorf("Finish ran %d commands, want 6", n)
+	if n := commandsRun(t, rdb) - before; n != 5 {
+		t.Errorf("Finish ran %d commands, want 5", n)
 	}
 	if at2, ok, err := s.NextDue(ctx); err != nil || !ok || !at2.Equal(at.Add(5*time.Minute)) {
 		t.Fatalf("next due after the finish: %v %v %v, want +5m (the claim released)", at2, ok, err)

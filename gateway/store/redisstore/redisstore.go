@@ -669,9 +669,13 @@ local function write(rep, claimed)
   if ARGV[3] == 'resolved' then
     redis.call('ZREM', KEYS[4], ARGV[4])
     if was ~= 'resolved' then redis.call('ZADD', KEYS[5], ARGV[8], ARGV[4]) end
-  else
+  elseif was == 'resolved' then
+    -- Reopened. An incident that was open is in the open index already,
+    -- at its creation time (triggerScript put it there, and only a
+    -- resolve takes it out): adding it again at every write was a
+    -- command more a step, and changed nothing.
     redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
-    if was == 'resolved' then redis.call('ZREM', KEYS[5], ARGV[4]) end
+    redis.call('ZREM', KEYS[5], ARGV[4])
   end
   if ARGV[6] == '' then
     redis.call('ZREM', KEYS[2], ARGV[4])

@@ -119,3 +119,39 @@ func TestFinishIsFiveCommands(t *testing.T) {
 		t.Fatalf("next due after the finish: %v %v %v, want +5m (the claim released)", at2, ok, err)
 	}
 }
+
+// TestClaimOfANewIncidentIsSixCommands: a new incident's first page is
+// claimed at its wake from the one shard its trigger wrote, which this
+// store knows holds something due: the claim reads the shard's due
+// entries at once, claims the incident (its record, its claim, its lease
+// end) and reads the shard's next head, six commands. It looked at the
+// shard's head first, a seventh, which only tells a shard with nothing
+// due.
+func TestClaimOfANewIncidentIsSixCommands(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := redisstore.New(rdb, "cl")
+	ctx := context.Background()
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	if err := s.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The dispatcher's first look, everywhere: every shard's head known.
+	if cs, _, _, _, err := s.ClaimDueNextScoped(ctx, at, time.Minute, 10, true); err != nil || len(cs) != 0 {
+		t.Fatalf("first claim: %+v, %v", cs, err)
+	}
+	ids := dueEverySecond(t, s, at, 1)
+	before := commandsRun(t, rdb)
+	cs, _, _, _, err := s.ClaimDueNextScoped(ctx, at, time.Minute, 10, false)
+	if err != nil || len(cs) != 1 || cs[0].Incident != ids[0] {
+		t.Fatalf("claim: %+v, %v", cs, err)
+	}
+	if n := commandsRun(t, rdb) - before; n != 6 {
+		t.Errorf("the claim of a new incident ran %d commands, want 6", n)
+	}
+	// Claimed: the shard's head is its lease end, and a look
+	// everywhere finds nothing more due.
+	if cs, next, ok, _, err := s.ClaimDueNextScoped(ctx, at, time.Minute, 10, true); err != nil || len(cs) != 0 || !ok || !next.Equal(at.Add(time.Minute)) {
+		t.Fatalf("claim after: %+v, next %v %v, %v; want none, next at the lease end", cs, next, ok, err)
+	}
+}

@@ -98,6 +98,26 @@ func (h *dueHeads) scope(nowMS int64, all bool) (shards []int, gens []uint64) {
 	return shards, gens
 }
 
+// dueOf is of shards those whose head this store knows has come at nowMS
+// (not unknown), as claimAllScript reads them (scopeArg): the claim
+// reads their due entries at once, without a look at the head first,
+// which is for shards that may hold nothing due. A hint only: a shard
+// claimed from by another replica meanwhile is read as before.
+func (h *dueHeads) dueOf(shards []int, nowMS int64) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var b []byte
+	for _, s := range shards {
+		if v := h.at[s]; v != headUnknown && v <= nowMS {
+			if s < 16 {
+				b = append(b, '0')
+			}
+			b = strconv.AppendInt(b, int64(s), 16)
+		}
+	}
+	return string(b)
+}
+
 // learned takes a claim's reading of the shards it read: found holds the
 // head of each shard the claim knows (headNone for an empty one); a shard
 // read but not in found (the claim took its max before it looked again)

@@ -963,7 +963,8 @@ return out
 // shards): ARGV the key prefix, the number of shards, now, lease end, max,
 // token prefix, the shard to take equal times from first (0-based), and
 // the shards to read (two hex digits a shard; all of them when empty or
-// absent: ClaimDueNextScoped). It names its keys itself: passed in, 32
+// absent: ClaimDueNextScoped), and of those the shards whose head the
+// caller knows has come (the same way; dueHeads.dueOf). It names its keys itself: passed in, 32
 // keys cost pagerd an allocation each a call. It claims the earliest max
 // entries due over the shards it reads, as ClaimDue's merge does, and
 // returns their fields as claimScript does, then the head of each shard
@@ -972,7 +973,10 @@ return out
 // due time left over them ('-' for none), or '+' after a claim of max
 // entries (more may be due: the caller asks again). A shard's earliest
 // entry is read first, so a shard with nothing due costs one command,
-// not two.
+// not two; but a shard known to hold something due (a new incident's
+// first page, written through the caller) has its due entries read at
+// once, and its head only if none are: the look at the head was a
+// command more for every shard claimed from.
 var claimAllScript = redis.NewScript(claimLua + `
 local prefix, n, now, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
 local function key(s, name) return string.format('%s:{%02x}:%s', prefix, s - 1, name) end
@@ -982,21 +986,28 @@ if only == '' then
 else
   for i = 1, #only, 2 do shards[#shards + 1] = tonumber(string.sub(only, i, i + 1), 16) + 1 end
 end
+local known, due = {}, ARGV[9] or ''
+for i = 1, #due, 2 do known[tonumber(string.sub(due, i, i + 1), 16) + 1] = true end
 local m = #shards
 local heads, pos, head, later = {}, {}, {}, nil
 for _, s in ipairs(shards) do
   heads[s], pos[s] = {}, 1
-  local z = redis.call('ZRANGE', key(s, 'due'), 0, 0, 'WITHSCORES')
-  if z[2] then
-    local score = tonumber(z[2])
-    if score <= now then
-      heads[s] = redis.call('ZRANGEBYSCORE', key(s, 'due'), '-inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, max)
+  if known[s] then
+    heads[s] = redis.call('ZRANGEBYSCORE', key(s, 'due'), '-inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, max)
+  end
+  if #heads[s] == 0 then
+    local z = redis.call('ZRANGE', key(s, 'due'), 0, 0, 'WITHSCORES')
+    if z[2] then
+      local score = tonumber(z[2])
+      if score <= now then
+        heads[s] = redis.call('ZRANGEBYSCORE', key(s, 'due'), '-inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, max)
+      else
+        head[s] = score
+        if later == nil or score < later then later = score end
+      end
     else
-      head[s] = score
-      if later == nil or score < later then later = score end
+      head[s] = -1
     end
-  else
-    head[s] = -1
   end
 end
 local out = {}
@@ -1195,7 +1206,7 @@ func (s *Store) claimAll(ctx context.Context, now time.Time, lease time.Duration
 // claims shard by shard from then on: said once in the log, as it costs a
 // command per shard at every claim.
 func (s *Store) claimIn(ctx context.Context, now time.Time, lease time.Duration, max int, shards []int, gens []uint64) ([]store.Claim, time.Time, bool, bool, error) {
-	args := []any{s.prefix, store.Shards, ms(now), ms(now.Add(lease)), max, newToken(), randShard(), scopeArg(shards)}
+	args := []any{s.prefix, store.Shards, ms(now), ms(now.Add(lease)), max, newToken(), randShard(), scopeArg(shards), s.heads.dueOf(shards, ms(now))}
 	res, err := claimAllScript.EvalSha(ctx, s.rdb, nil, args...).Slice()
 	if isNoScript(err) {
 		// The script cache was flushed (a Redis restart): EVAL loads it

@@ -914,16 +914,9 @@ local function claim(dueKey, claimsKey, id, score, leaseEnd, token, incPrefix, j
   elseif kind ~= 's:' then
     rec = redis.call('GET', incPrefix .. id)
   end
-  local prev = redis.call('HGET', claimsKey, id)
-  -- The time Release put an unclaimed incident off to (writeLua): this
-  -- claim honours it, and it is spent.
-  if prev and string.sub(prev, 1, 1) == '!' then prev = false end
+  -- When it was really due, unless this is a takeover (below).
   local orig = score
-  local takeover = 0
-  if prev then
-    orig = string.match(prev, ':(.*)$')
-    takeover = 1
-  elseif rec and kind ~= 'j:' then
+  if rec and kind ~= 'j:' then
     -- An incident's due entry may be queued ahead of its time (a new
     -- incident's first page): the claim says when it was really due.
     local nx = string.match(rec, '^v1 %d+ %S+ (%d+) ')
@@ -936,8 +929,22 @@ local function claim(dueKey, claimsKey, id, score, leaseEnd, token, incPrefix, j
     local e = redis.call('HGET', string.sub(incPrefix, 1, #incPrefix - 4) .. 'storm:' .. string.sub(id, 3), 'end')
     if e and tonumber(e) < tonumber(orig) then orig = e end
   end
+  -- Nearly every claim is of an entry with nothing in claims: HSETNX
+  -- records it in one command, where reading claims first and writing
+  -- it was two. One with something there is read and written.
+  local takeover = 0
+  if redis.call('HSETNX', claimsKey, id, token .. ':' .. orig) == 0 then
+    local prev = redis.call('HGET', claimsKey, id)
+    -- The time Release put an unclaimed incident off to (writeLua):
+    -- this claim honours it, and it is spent. Anything else is a claim
+    -- whose lease ran out: taken over, at its original due time.
+    if string.sub(prev, 1, 1) ~= '!' then
+      orig = string.match(prev, ':(.*)$')
+      takeover = 1
+    end
+    redis.call('HSET', claimsKey, id, token .. ':' .. orig)
+  end
   redis.call('ZADD', dueKey, leaseEnd, id)
-  redis.call('HSET', claimsKey, id, token .. ':' .. orig)
   table.insert(out, id)
   table.insert(out, orig)
   table.insert(out, token)

@@ -70,16 +70,21 @@ func (c *cmdCounter) take() int {
 	return n
 }
 
-// commandStats is INFO commandstats: calls by command (lower case), those
-// run inside scripts included, INFO's own left out.
-func commandStats(t testing.TB, rdb *redis.Client) map[string]int64 {
+// commandStat is a command's line of INFO commandstats: its calls, and
+// the time Redis spent in them (a script's includes its commands').
+type commandStat struct{ calls, usec int64 }
+
+// commandStats is INFO commandstats by command (lower case), the calls
+// inside scripts included, INFO's own left out.
+func commandStats(t testing.TB, rdb *redis.Client) map[string]commandStat {
 	t.Helper()
 	info, err := rdb.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]int64{}
+	out := map[string]commandStat{}
 	for _, line := range strings.Split(info, "\n") {
+		// cmdstat_evalsha:calls=123,usec=456,usec_per_call=...
 		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
 		if !ok {
 			continue
@@ -88,8 +93,12 @@ func commandStats(t testing.TB, rdb *redis.Client) map[string]int64 {
 		if name == "info" {
 			continue
 		}
-		calls, _, _ := strings.Cut(rest, ",")
-		out[name], _ = strconv.ParseInt(calls, 10, 64)
+		calls, rest, _ := strings.Cut(rest, ",usec=")
+		usec, _, _ := strings.Cut(rest, ",")
+		var st commandStat
+		st.calls, _ = strconv.ParseInt(calls, 10, 64)
+		st.usec, _ = strconv.ParseInt(usec, 10, 64)
+		out[name] = st
 	}
 	return out
 }
@@ -102,6 +111,9 @@ func commandStats(t testing.TB, rdb *redis.Client) map[string]int64 {
 type webhookCommands struct {
 	cmds, scripts, trips float64
 	by                   map[string]float64
+	// usec is Redis's time in the commands the client sent (scripts
+	// and PUBLISH), per webhook: timed, so only logged.
+	usec float64
 }
 
 func (w webhookCommands) String() string {
@@ -118,7 +130,8 @@ func (w webhookCommands) String() string {
 	for i, x := range by {
 		parts[i] = fmt.Sprintf("%s %.2f", x.name, x.n)
 	}
-	return fmt.Sprintf("%.2f commands (%.2f scripts), %.2f round trips a webhook: %s", w.cmds, w.scripts, w.trips, strings.Join(parts, ", "))
+	return fmt.Sprintf("%.2f commands (%.2f scripts), %.2f round trips a webhook (Redis's time in them %.1f µs): %s",
+		w.cmds, w.scripts, w.trips, w.usec, strings.Join(parts, ", "))
 }
 
 // measureWebhookCommands runs the whole daemon (its dispatcher's own
@@ -152,14 +165,14 @@ func measureWebhookCommands(t testing.TB, n, perWake int) webhookCommands {
 			t.Errorf("webhook: %d %s", r.code, r.body)
 		}
 	}
-	total := func(m map[string]int64) (n int64) {
+	total := func(m map[string]commandStat) (n int64) {
 		for _, c := range m {
-			n += c
+			n += c.calls
 		}
 		return n
 	}
 	// idle waits until Redis has run nothing for 20 ms.
-	idle := func() map[string]int64 {
+	idle := func() map[string]commandStat {
 		last := commandStats(t, rdb)
 		for {
 			time.Sleep(20 * time.Millisecond)
@@ -193,14 +206,18 @@ func measureWebhookCommands(t testing.TB, n, perWake int) webhookCommands {
 	after := idle()
 	w := webhookCommands{trips: float64(trips.take()) / float64(n), by: map[string]float64{}}
 	for name, c := range after {
-		d := c - before[name]
+		d := c.calls - before[name].calls
 		if d == 0 {
 			continue
 		}
 		w.by[name] = float64(d) / float64(n)
 		w.cmds += float64(d) / float64(n)
-		if name == "evalsha" || name == "eval" {
+		switch name {
+		case "evalsha", "eval":
 			w.scripts += float64(d) / float64(n)
+			fallthrough
+		case "publish":
+			w.usec += float64(c.usec-before[name].usec) / float64(n)
 		}
 	}
 	// Every first page was worked: nothing is due at the clock's time.

@@ -247,8 +247,11 @@ func TestRedisCommandsPerWebhook(t *testing.T) {
 		// shard it knew held something due, and read the incident's
 		// entry in claims before writing it.)
 		{100, 1, 25.5},
-		// 23.2: claims of several incidents, nudges coalesced.
-		{200, 20, 24},
+		// 23.2–23.5: claims of several incidents, nudges coalesced.
+		// Capped as one a wake: how many incidents each claim takes
+		// depends on the scheduler (a busy CI box claims the first of a
+		// burst alone), and one a wake is what no timing can exceed.
+		{200, 20, 25.5},
 	} {
 		t.Run(fmt.Sprintf("webhooks-a-wake=%d", tc.perWake), func(t *testing.T) {
 			w := measureWebhookCommands(t, tc.n, tc.perWake)

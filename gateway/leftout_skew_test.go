@@ -62,3 +62,43 @@ func TestWithheldResolveAfterAFiringTakenOnASkewedReplica(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupFiringAnewStartedAheadOfPagerdsClockPagesOnceItComes: the
+// group's resolve, leaving alerts out, was withheld, and ann acknowledged
+// the incident. Hours later the group fires anew, its alert's start ten
+// minutes ahead of pagerd's clock (the sender's clock runs ahead, with
+// pagerd's replicas in step): said to come, the start says nothing yet,
+// and the notification is taken as a repeat. Its next notification
+// (repeat_interval), the start past, is read as the group firing anew
+// after its end: the incident is resolved and the new firing pages. The
+// first, taken, must not stand as another firing taken before it (the
+// firing the resolve withheld before it said nothing of): the group's new
+// outage paged nobody, ever.
+func TestGroupFiringAnewStartedAheadOfPagerdsClockPagesOnceItComes(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+			t0 := fixedNow
+			a, c := lbl("X", "critical", "a"), lbl("X", "critical", "c")
+			id, _ := withheldGroup(t, h, a)
+			h.runUntil(t0.Add(3 * time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+			at := t0.Add(2 * time.Hour)
+			h.runUntil(at)
+			before := len(h.rec.lines(t0))
+			next := amAlert{st: "firing", labels: c, starts: at.Add(10 * time.Minute)}
+			h.am(amKey, amBody("firing", "g", 0, next))
+			h.runUntil(at.Add(time.Minute))
+			if v := h.incident(id); v.Status != "acknowledged" {
+				t.Fatalf("a start said to come: the incident %s: %s; want it taken as a repeat for now", v.Status, timelineTypes(v))
+			}
+			at = at.Add(4 * time.Hour)
+			h.runUntil(at)
+			h.am(amKey, amBody("firing", "g", 0, next))
+			h.runUntil(at.Add(time.Minute))
+			firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], true, "acknowledged")
+		})
+	}
+}

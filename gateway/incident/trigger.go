@@ -423,10 +423,18 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 		return time.Time{}, time.Time{}, time.Time{}, time.Time{}, err
 	}
 	from = since
+	// An entry naming started is this firing's own, whatever its time
+	// says (noted while the start read as to come: a sender's clock
+	// ahead, or the replica's behind): taken, not another firing before
+	// it, which would have its end before the entry unread and its new
+	// firing page nobody
+	// (TestGroupFiringAnewStartedAheadOfPagerdsClockPagesOnceItComes).
+	own := ""
 	after := -1 // the index of the last firing taken before started, -1 for none
 	if !started.IsZero() {
+		own = firingTakenDetail(started)
 		for i, e := range tl {
-			if e.Type == FiringTaken && e.At.Add(startSkew).Before(started) {
+			if e.Type == FiringTaken && e.At.Add(startSkew).Before(started) && e.Detail != own {
 				after = i
 			}
 		}
@@ -453,7 +461,7 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 		if MayHavePaged(e) && !unreached[i] && e.At.After(paged) {
 			paged = e.At
 		}
-		if e.Type == FiringTaken && !started.IsZero() && !e.At.Add(startSkew).Before(started) && (taken.IsZero() || e.At.Before(taken)) {
+		if e.Type == FiringTaken && !started.IsZero() && (!e.At.Add(startSkew).Before(started) || e.Detail == own) && (taken.IsZero() || e.At.Before(taken)) {
 			taken = e.At
 		}
 	}

@@ -847,7 +847,9 @@ func (r *run) trigger(ev Event) error {
 		Reopened:        r.inc.Reopened,
 		Unpaged:         true,
 	}
-	r.inc.PageImmediatelyBy = ruleOfEach(rt.PageImmediately, rt.Rule)
+	for k := range rt.PageImmediately {
+		r.inc.PageImmediatelyBy = append(r.inc.PageImmediatelyBy, rt.RuleOfLevel(k))
+	}
 	t := r.now
 	// Targets are armed first so that a breach due at the same instant as an
 	// escalation is recorded before it, at the level that missed it.
@@ -1198,9 +1200,9 @@ func (r *run) raise(rt *Route, why string) {
 			r.inc.Pending[i].At = due
 		}
 	}
-	for _, name := range rt.PageImmediately {
+	for k, name := range rt.PageImmediately {
 		if i := r.pol.LevelIndex(name); i > r.at() && !slices.Contains(r.inc.PageImmediately, name) {
-			r.addPageImmediately(name, rt.Rule)
+			r.addPageImmediately(name, rt.RuleOfLevel(k))
 			if h != nil {
 				// Nobody is paged now: the level is paged, and the
 				// auto-escalation recorded, when the window ends and the
@@ -1209,7 +1211,7 @@ func (r *run) raise(rt *Route, why string) {
 				// count, of a page that was not sent.
 				continue
 			}
-			r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, LevelName: name, Detail: "auto-escalation trigger (" + rt.Rule + ")"})
+			r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, LevelName: name, Detail: "auto-escalation trigger (" + rt.RuleOfLevel(k) + ")"})
 			r.pagedNobody(r.page(r.levelUsers(i, r.now), i, r.now), "level "+r.pol.Levels[i].Name)
 		}
 	}
@@ -1283,41 +1285,47 @@ func (r *run) raiseTargets(was string) {
 // levels (its current level is being paged already, its rounds running).
 // Anything else changes nothing.
 func (r *run) autoEscalate(rt *Route, why string) {
-	var levels []string
-	for _, name := range rt.PageImmediately {
+	// Each level with the rule that pages it at once: in a group's route,
+	// an alert's that did not decide it (Route.PageImmediatelyBy).
+	var levels, rules []string
+	for k, name := range rt.PageImmediately {
 		if i := r.pol.LevelIndex(name); i > r.at() && !slices.Contains(r.inc.PageImmediately, name) && !slices.Contains(levels, name) {
-			levels = append(levels, name)
+			levels, rules = append(levels, name), append(rules, rt.RuleOfLevel(k))
 		}
 	}
 	if len(levels) == 0 {
 		return
 	}
-	for _, name := range levels {
-		r.addPageImmediately(name, rt.Rule)
+	for k, name := range levels {
+		r.addPageImmediately(name, rules[k])
 	}
-	detail := "auto-escalation trigger (" + rt.Rule + ")"
-	if why != "" {
-		detail += " by " + why
+	rule := rules[0] // the re-open's: the first new level's
+	detailOf := func(rule string) string {
+		if why != "" {
+			return "auto-escalation trigger (" + rule + ") by " + why
+		}
+		return "auto-escalation trigger (" + rule + ")"
 	}
+	detail := detailOf(rule)
 	if h := r.inc.Maintenance; h != nil {
 		// Paged, with the rest, when the window ends (pageAsNew). An
 		// acknowledged incident is re-opened now, as a raise re-opens
 		// it: left acknowledged, the window's end would page nobody,
 		// and the levels, recorded as paged at once, never.
 		if r.inc.Status == StatusAcknowledged {
-			r.reopenUnacknowledged(rt.Rule)
+			r.reopenUnacknowledged(rule)
 			r.act(Action{Kind: ActionMaintenance, Level: r.inc.Level, Detail: fmt.Sprintf("%s: re-opened; in maintenance window %s, nobody is paged until %s",
 				detail, h, h.Until.UTC().Format(time.RFC3339))})
 		}
 		return
 	}
 	if r.inc.Status == StatusAcknowledged {
-		r.reopenUnacknowledged(rt.Rule)
+		r.reopenUnacknowledged(rule)
 		r.startLevel(r.at(), r.now, detail+": re-opened")
 	}
-	for _, name := range levels {
+	for k, name := range levels {
 		i := r.pol.LevelIndex(name)
-		r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, LevelName: name, Detail: detail})
+		r.act(Action{Kind: ActionEscalate, At: r.now, Level: i, LevelName: name, Detail: detailOf(rules[k])})
 		r.pagedNobody(r.page(r.levelUsers(i, r.now), i, r.now), "level "+r.pol.Levels[i].Name)
 	}
 }

@@ -716,3 +716,61 @@ func TestEngineAlertInAGapLookNamesTheRuleOfEachLevel(t *testing.T) {
 		t.Fatalf("escalations at Thursday 09:00 %q (all %q), want %q", looks, esc, want)
 	}
 }
+
+// TestEngineAlertInAGapLookNamesTheRuleOfEachLevelOfAGroup: a group's
+// route pages at once the levels of every alert's rule (RouteGroup), and
+// its Rule is the deciding alert's alone: an outage alert (P2, lead at
+// once) and a breach alert (P2, exec at once) in one group are decided by
+// the outage's, whose rule pages exec at nobody's word. Opened by the group
+// at 06:00, when nobody is on call, the look at 09:00 names each level by
+// its own rule; and the group joining an incident the outage opened (lead
+// paged at once already) re-opens it by the breach's rule, which added
+// exec, not the outage's, which added nothing.
+func TestEngineAlertInAGapLookNamesTheRuleOfEachLevelOfAGroup(t *testing.T) {
+	cfg := strings.Replace(breachConfig(), "      - {name: exec, targets: [{schedule: s, tier: exec}], timeout: 15m}\n",
+		"      - {name: lead, targets: [{schedule: s, tier: exec}], timeout: 15m}\n      - {name: exec, targets: [{schedule: s, tier: exec}], timeout: 15m}\n", 1)
+	cfg = strings.Replace(cfg, "    rules:\n", "    rules:\n      - {name: outage, matchers: ['category=\"outage\"'], priority: P2, page_immediately: [lead]}\n", 1)
+	c, err := Parse([]byte(cfg), "gap.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: c}
+	group := func(at time.Time) *Route {
+		rt, _ := c.RouteGroup(c.Service("office"), []map[string]string{
+			{"severity": "warning", "category": "outage"}, {"severity": "warning", "category": "security_breach"}}, at)
+		return &rt
+	}
+	looksAt := func(esc []string, prefix string) []string {
+		var looks []string
+		for _, s := range esc {
+			if strings.HasPrefix(s, prefix) {
+				looks = append(looks, s)
+			}
+		}
+		return looks
+	}
+	t.Run("opened by the group", func(t *testing.T) {
+		inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: group(gapWed6)}, gapWed6)
+		_, _, esc, _ := gapRun(t, e, inc, gapWed6.Add(3*time.Hour))
+		want := []string{"3h escalate office: nobody was on call when the alert came (rule outage); level office has someone now",
+			"3h escalate lead: auto-escalation trigger (outage)",
+			"3h escalate exec: auto-escalation trigger (breach)"}
+		if looks := looksAt(esc, "3h "); !reflect.DeepEqual(looks, want) {
+			t.Fatalf("escalations at 09:00 %q (all %q), want %q", looks, esc, want)
+		}
+	})
+	t.Run("joining the outage's incident", func(t *testing.T) {
+		at, six := gapWed6.Add(10*time.Hour), gapWed6.Add(12*time.Hour) // 16:00, 18:00
+		rt := c.Route(c.Service("office"), map[string]string{"severity": "warning", "category": "outage"}, at)
+		inc, _ := engApply(t, e, Incident{ID: "i1"}, Event{Kind: EventTrigger, Route: &rt}, at)
+		inc, _ = engApply(t, e, inc, Event{Kind: EventAcknowledge, Actor: "a"}, at.Add(time.Minute))
+		inc, _ = engApply(t, e, inc, Event{Kind: EventTrigger, Route: group(six)}, six)
+		_, _, esc, _ := gapRun(t, e, inc, gapWed6.Add(27*time.Hour))
+		want := []string{"1d3h escalate office: nobody was on call when an auto-escalation trigger re-opened the incident (rule breach); level office has someone now",
+			"1d3h escalate lead: auto-escalation trigger (outage)",
+			"1d3h escalate exec: auto-escalation trigger (breach)"}
+		if looks := looksAt(esc, "1d3h "); !reflect.DeepEqual(looks, want) {
+			t.Fatalf("escalations at Thursday 09:00 %q (all %q), want %q", looks, esc, want)
+		}
+	})
+}

@@ -12,14 +12,20 @@ import (
 // Route is what the config decides for one alert at one instant: its
 // priority, why, how urgent it is, and the targets it is held to.
 type Route struct {
-	Service          *Service
-	Priority         string
-	Rule             string // the matching rule's name, "severity=<word>" for the default mapping, or "default_priority"
-	PageImmediately  []string
-	Urgency          string
-	BusinessHours    bool
-	EscalationPolicy string
-	Targets          TargetSet
+	Service         *Service
+	Priority        string
+	Rule            string // the matching rule's name, "severity=<word>" for the default mapping, or "default_priority"
+	PageImmediately []string
+	// PageImmediatelyBy names, for each level of PageImmediately (same
+	// index), the rule that pages it at once: a group's route pages at
+	// once the levels of every alert's rule, and Rule is the deciding
+	// alert's only. Of another length (a Route built by hand), Rule
+	// names them all (RuleOfLevel).
+	PageImmediatelyBy []string
+	Urgency           string
+	BusinessHours     bool
+	EscalationPolicy  string
+	Targets           TargetSet
 }
 
 // Route decides the priority and targets of an alert with these labels,
@@ -41,6 +47,7 @@ func (c *Config) Route(s *Service, lbls map[string]string, at time.Time) Route {
 		}
 		r.Priority = rule.Priority
 		r.PageImmediately = rule.PageImmediately
+		r.PageImmediatelyBy = ruleOfEach(rule.PageImmediately, r.Rule)
 		break
 	}
 	if r.Priority == "" {
@@ -67,11 +74,15 @@ func (c *Config) RouteGroup(s *Service, sets []map[string]string, at time.Time) 
 	}
 	best, decided := c.Route(s, sets[0], at), 0
 	immediately := append([]string(nil), best.PageImmediately...)
+	by := make([]string, 0, len(immediately))
+	for k := range immediately {
+		by = append(by, best.RuleOfLevel(k))
+	}
 	for i, ls := range sets[1:] {
 		r := c.Route(s, ls, at)
-		for _, name := range r.PageImmediately {
+		for k, name := range r.PageImmediately {
 			if !slices.Contains(immediately, name) {
-				immediately = append(immediately, name)
+				immediately, by = append(immediately, name), append(by, r.RuleOfLevel(k))
 			}
 		}
 		rank, bestRank := s.Scheme().Rank(r.Priority), s.Scheme().Rank(best.Priority)
@@ -79,8 +90,17 @@ func (c *Config) RouteGroup(s *Service, sets []map[string]string, at time.Time) 
 			best, decided = r, i+1
 		}
 	}
-	best.PageImmediately = immediately
+	best.PageImmediately, best.PageImmediatelyBy = immediately, by
 	return best, decided
+}
+
+// RuleOfLevel is the rule that pages the k-th level of PageImmediately at
+// once (PageImmediatelyBy), Rule when that is not kept.
+func (rt *Route) RuleOfLevel(k int) string {
+	if len(rt.PageImmediatelyBy) == len(rt.PageImmediately) && rt.PageImmediatelyBy[k] != "" {
+		return rt.PageImmediatelyBy[k]
+	}
+	return rt.Rule
 }
 
 // severityPriority maps the severity label: the service's own table first,

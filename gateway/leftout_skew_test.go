@@ -102,3 +102,45 @@ func TestGroupFiringAnewStartedAheadOfPagerdsClockPagesOnceItComes(t *testing.T)
 		})
 	}
 }
+
+// TestGroupFiringStartedAheadTakenWhileItsIncidentPagedStaysARepeat: as
+// TestGroupFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck, the
+// group's resolve was withheld and it fired anew (b) while its incident
+// still paged: a repeat, which the ladder then paged bob for, before it
+// ran out with nobody acknowledging. b's start reads ahead of pagerd's
+// clock (its sender's clock runs ahead, or pagerd's replicas behind), so
+// its firing_taken is noted before the start, and the ladder's pages
+// read as before it too. At b's next notification (repeat_interval) the
+// entry, b's own, must still hold b: read as a firing taken after the
+// withheld resolve, with no page after it on the sender's clock, the
+// incident was resolved and bob paged again for the outage he had been
+// paged about.
+func TestGroupFiringStartedAheadTakenWhileItsIncidentPagedStaysARepeat(t *testing.T) {
+	for name, open := range stores(t) {
+		for _, ahead := range []time.Duration{0, 30 * time.Minute} {
+			t.Run(fmt.Sprintf("%s/ahead %v", name, ahead), func(t *testing.T) {
+				h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+				t0 := fixedNow
+				a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+				id, _ := withheldGroup(t, h, a)
+				start := t0.Add(4*time.Minute + ahead) // on the sender's clock
+				newFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start})
+				h.runUntil(t0.Add(5 * time.Minute))
+				h.am(amKey, newFiring)
+				if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil {
+					t.Fatalf("after b's firing, sent while the incident pages: %s (next step %v), want triggered and paging (a repeat)", v.Status, v.NextStepAt)
+				}
+				h.runUntil(t0.Add(2 * time.Hour))
+				if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+					t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+				}
+				before := len(h.rec.lines(t0))
+				at := start.Add(4 * time.Hour) // repeat_interval: the same firing again
+				h.clock.Set(at)
+				h.am(amKey, newFiring)
+				h.runUntil(at.Add(time.Minute))
+				firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], false, "triggered")
+			})
+		}
+	}
+}

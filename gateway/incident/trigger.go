@@ -279,14 +279,23 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// nobody is on call for, or pages the provider refused or reported
 	// undelivered, nobody had been told of the new firing, and that
 	// notification is the last chance to page for it.
-	withheld, paged, taken, from, err := s.leftOutResolveAndLastPage(ctx, inc.ID, time.Time{}, a.FirstStart)
+	//
+	// A page after an entry of this firing noted before its start (read
+	// as to come: its sender's clock ahead, or the replica's behind)
+	// is told by the timeline's order: the page's time reads as before
+	// the start too, and, the entry no longer bounding the resolve
+	// withheld before it, the ladder that paged for the firing was
+	// taken for none, and the incident resolved and its people paged
+	// again for it
+	// (TestGroupFiringStartedAheadTakenWhileItsIncidentPagedStaysARepeat).
+	withheld, paged, taken, from, pagedAfterOwn, err := s.leftOutResolveAndLastPage(ctx, inc.ID, time.Time{}, a.FirstStart)
 	if err != nil {
 		return false, err
 	}
 	if from.Before(inc.CreatedAt) {
 		from = inc.CreatedAt // the overflow incident's resolves count from the incident's opening
 	}
-	if paged.After(a.FirstStart.Add(startSkew)) && !taken.IsZero() && paged.After(taken) {
+	if pagedAfterOwn || (paged.After(a.FirstStart.Add(startSkew)) && !taken.IsZero() && paged.After(taken)) {
 		return false, nil
 	}
 	if !endedAt(withheld) && a.WithheldIn != "" {
@@ -296,7 +305,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 		} else if err != nil {
 			return false, err
 		}
-		if withheld, _, _, _, err = s.leftOutResolveAndLastPage(ctx, holder.ID, from, time.Time{}); err != nil {
+		if withheld, _, _, _, _, err = s.leftOutResolveAndLastPage(ctx, holder.ID, from, time.Time{}); err != nil {
 			return false, err
 		}
 	}
@@ -398,7 +407,10 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // storm message that carries a held page records its own entry when it
 // goes). taken is when the incident first took a firing that started at
 // started as a repeat (FiringTaken), zero when it did not or started is
-// zero.
+// zero. pagedAfterOwn says a page (as paged counts them) follows, in the
+// timeline's order, an entry of that firing noted before it started (by
+// startSkew: read as to come), whose time, and the page's, say nothing
+// against the start.
 //
 // When the incident took another firing as a repeat (FiringTaken, noted
 // before the one that started at started began, by startSkew), withheld
@@ -417,10 +429,10 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // taken: the incident was resolved and its people paged again for the
 // outage they had been paged for
 // (TestGroupFlappingAfterItsIncidentTookItsFiringStaysARepeat).
-func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, since, started time.Time) (withheld, paged, taken, from time.Time, err error) {
+func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, since, started time.Time) (withheld, paged, taken, from time.Time, pagedAfterOwn bool, err error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
-		return time.Time{}, time.Time{}, time.Time{}, time.Time{}, err
+		return time.Time{}, time.Time{}, time.Time{}, time.Time{}, false, err
 	}
 	from = since
 	// An entry naming started is this firing's own, whatever its time
@@ -457,15 +469,20 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 			maps.Copy(unreached, undeliveredPages(tl, e.User, e.Channel))
 		}
 	}
+	ownAhead := false // this firing's own entry, noted before its start, read so far
 	for i, e := range tl {
-		if MayHavePaged(e) && !unreached[i] && e.At.After(paged) {
-			paged = e.At
+		if MayHavePaged(e) && !unreached[i] {
+			if e.At.After(paged) {
+				paged = e.At
+			}
+			pagedAfterOwn = pagedAfterOwn || ownAhead
 		}
 		if e.Type == FiringTaken && !started.IsZero() && (!e.At.Add(startSkew).Before(started) || e.Detail == own) && (taken.IsZero() || e.At.Before(taken)) {
 			taken = e.At
 		}
+		ownAhead = ownAhead || (e.Type == FiringTaken && own != "" && e.Detail == own && e.At.Add(startSkew).Before(started))
 	}
-	return withheld, paged, taken, from, nil
+	return withheld, paged, taken, from, pagedAfterOwn, nil
 }
 
 // startSkew is how far after a withheld resolve (on pagerd's clock) an

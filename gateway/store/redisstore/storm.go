@@ -92,7 +92,7 @@ if not again and (sent < imm or rank < top) then
     -- listings are docjson's: the incident first, "a":true outside any
     -- string (a quote in a value is escaped).
     local pre = '{"i":"' .. ARGV[10] .. '"'
-    for _, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+    for _, v in ipairs(redis.call('LRANGE', KEYS[2], '0', '-1')) do
       if string.sub(v, 1, #pre) == pre and string.find(v, ',"a":true', 1, true) and not string.find(v, ',"x":true}', 1, true) then
         acked = 1
         break
@@ -104,20 +104,26 @@ if not again and (sent < imm or rank < top) then
 else
   redis.call('RPUSH', KEYS[2], ARGV[5])
   if held == 0 and redis.call('HEXISTS', KEYS[4], ARGV[6]) == 0 then
-    redis.call('ZADD', KEYS[3], e, ARGV[6])
+    redis.call('ZADD', KEYS[3], string.format('%d', e), ARGV[6])
   end
 end
 local out = {send, listed, e, 0, acked}
 if send == 0 and now >= e then out = {send, listed, now + win, 1, acked} end
 set['end'], set.sent, set.top, set.next = e, sent, top, nxt
 if not again then
-  set.asked, set.answer = ARGV[9], table.concat(out, ',')
+  set.asked, set.answer = ARGV[9], string.format('%d,%d,%d,%d,%d', unpack(out))
 end
+-- The numbers as strings, formatted as integers (the digits Redis wrote
+-- before): Redis turns a number passed to a command into one with
+-- printf's %.17g, a microsecond more than a string costs, four or five
+-- times an admit (2.5 of its 18 µs, 2026-12-06).
 local args = {}
 for _, f in ipairs(order) do
-  if set[f] ~= nil then
+  local v = set[f]
+  if v ~= nil then
+    if type(v) == 'number' then v = string.format('%d', v) end
     args[#args + 1] = f
-    args[#args + 1] = set[f]
+    args[#args + 1] = v
   end
 end
 redis.call('HSET', KEYS[1], unpack(args))

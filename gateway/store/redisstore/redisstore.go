@@ -1038,19 +1038,25 @@ end
 local out = {}
 local taken = 0
 local first = tonumber(ARGV[7])
+-- Each shard's next due entry's score, as a number, made once an entry:
+-- the merge compares every shard's at each take, and making them there
+-- (tonumber, a quarter of a microsecond) was shards times entries of them
+-- at a storm's wake, when a claim takes many entries from many shards.
+local nextScore = {}
+for _, s in ipairs(shards) do
+  if #heads[s] > 0 then nextScore[s] = tonumber(heads[s][2]) end
+end
 while taken < max do
   local best, bestScore = nil, nil
   for i = 0, m - 1 do
     local s = shards[(first + i) % m + 1]
-    local h, p = heads[s], pos[s]
-    if p < #h then
-      local score = tonumber(h[p + 1])
-      if best == nil or score < bestScore then best, bestScore = s, score end
-    end
+    local sc = nextScore[s]
+    if sc and (best == nil or sc < bestScore) then best, bestScore = s, sc end
   end
   if best == nil then break end
   local h, p = heads[best], pos[best]
   pos[best] = p + 2
+  if p + 2 < #h then nextScore[best] = tonumber(h[p + 3]) else nextScore[best] = nil end
   taken = taken + 1
   claim(key(best, 'due'), key(best, 'claims'), h[p], h[p + 1], ARGV[4], ARGV[6] .. taken, key(best, 'inc:'), key(best, 'job:'), out)
 end

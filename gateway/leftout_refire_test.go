@@ -1034,3 +1034,40 @@ func TestGroupFiringAnewAfterAResolveWithheldSinceItsIncidentTookAFiringPages(t 
 		})
 	}
 }
+
+// TestGroupFlappingWithinAMinuteOfItsFiringTakenStaysARepeat: as
+// TestGroupFlappingAfterItsIncidentTookItsFiringStaysARepeat, with the
+// clocks in step, but b flaps less than startSkew after the incident took
+// its firing: ann acknowledged, and b resolved and fired again 40 s after
+// the firing_taken entry (within group_interval: no resolve sent). The
+// entry, noted within a minute before the new start, was read as the new
+// firing's own taking and no longer bounded the resolve withheld before
+// it, so that resolve was taken for the group's end: the incident was
+// resolved and ann paged again for the outage she was working.
+func TestGroupFlappingWithinAMinuteOfItsFiringTakenStaysARepeat(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+			id, _ := withheldGroup(t, h, a)
+			taken := t0.Add(5 * time.Minute)
+			h.runUntil(taken)
+			h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: t0.Add(4 * time.Minute)}))
+			if v := h.incident(id); v.Status != "triggered" || !h.timelineHas(id, "firing_taken", "") {
+				t.Fatalf("after b's first notification: %s: %s; want triggered, b's firing taken", v.Status, timelineTypes(v))
+			}
+			h.runUntil(taken.Add(10 * time.Second))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+			h.runUntil(t0.Add(2 * time.Hour))
+			before := len(h.rec.lines(t0))
+			at := t0.Add(4 * time.Hour) // repeat_interval
+			h.clock.Set(at)
+			h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: taken.Add(40 * time.Second)}))
+			h.runUntil(at.Add(time.Minute))
+			firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], false, "acknowledged")
+		})
+	}
+}

@@ -412,8 +412,8 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // startSkew: read as to come), whose time, and the page's, say nothing
 // against the start.
 //
-// When the incident took another firing as a repeat (FiringTaken, noted
-// before the one that started at started began, by startSkew), withheld
+// When the incident took another firing as a repeat (FiringTaken, an
+// entry naming another start than started, whatever its time), withheld
 // is the first resolve withheld after the last such entry in the
 // timeline's order, and from is that entry's time (since when later, or
 // zero): the group fired again then, so a resolve withheld before it says
@@ -441,12 +441,23 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 	// it, which would have its end before the entry unread and its new
 	// firing page nobody
 	// (TestGroupFiringAnewStartedAheadOfPagerdsClockPagesOnceItComes).
+	//
+	// An entry naming another start is another firing's, whatever its
+	// time says too: one noted less than startSkew before this firing
+	// started (the group flapping, resolved and firing again within
+	// group_interval, a moment after the incident took it) bounds the
+	// resolve withheld before it as any other does. Read as this
+	// firing's own taking, it did not, the withheld resolve before it
+	// was read as the group's end, and the incident someone had
+	// acknowledged was resolved and they were paged again for the
+	// outage they were working
+	// (TestGroupFlappingWithinAMinuteOfItsFiringTakenStaysARepeat).
 	own := ""
-	after := -1 // the index of the last firing taken before started, -1 for none
+	after := -1 // the index of the last entry of another firing taken, -1 for none
 	if !started.IsZero() {
 		own = firingTakenDetail(started)
 		for i, e := range tl {
-			if e.Type == FiringTaken && e.At.Add(startSkew).Before(started) && e.Detail != own {
+			if e.Type == FiringTaken && e.Detail != own {
 				after = i
 			}
 		}

@@ -144,3 +144,57 @@ func TestGroupFiringStartedAheadTakenWhileItsIncidentPagedStaysARepeat(t *testin
 		}
 	}
 }
+
+// TestGroupFiringStartedAheadLeftOutOfALaterResolveStaysARepeat: the
+// group (a) pages and ann acknowledges. An hour later a resolves as c
+// joins, c's start ten minutes ahead of pagerd's clock (its sender's
+// clock runs ahead); the notification after a's resolved one holds c
+// alone: its start said to come, a repeat, and c's firing_taken is
+// noted. Two minutes later the group's resolve leaves c out (max_alerts),
+// so pagerd withholds it: c, left out, may still fire. At c's next
+// notification (repeat_interval, the same start, now past) the resolve
+// withheld after c's own entry was read as the group's end before c
+// started (the start reads after it), and the incident ann was working
+// was resolved and she was paged again. c's entry says c fired before
+// that resolve, which ended nothing c started after, as with the clocks
+// in step (ahead 0).
+func TestGroupFiringStartedAheadLeftOutOfALaterResolveStaysARepeat(t *testing.T) {
+	for name, open := range stores(t) {
+		for _, ahead := range []time.Duration{0, 10 * time.Minute} {
+			t.Run(fmt.Sprintf("%s/ahead %v", name, ahead), func(t *testing.T) {
+				h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+				t0 := fixedNow
+				a, c, e := lbl("X", "critical", "a"), lbl("X", "critical", "c"), lbl("X", "critical", "e")
+				r := h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0}))
+				var res struct{ Incidents []string }
+				r.json(t, &res)
+				id := res.Incidents[0]
+				h.runUntil(t0.Add(3 * time.Minute))
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+					t.Fatalf("acknowledge: %d %s", r.code, r.body)
+				}
+				at := t0.Add(time.Hour)
+				h.runUntil(at)
+				cFiring := amAlert{st: "firing", labels: c, starts: at.Add(-30*time.Second + ahead)}
+				h.am(amKey, amBody("firing", "g", 0, amAlert{st: "resolved", labels: a, starts: t0, ends: at.Add(-time.Minute)}, cFiring))
+				h.runUntil(at.Add(5 * time.Minute))
+				h.am(amKey, amBody("firing", "g", 0, cFiring))
+				if ahead > 0 && !h.timelineHas(id, "firing_taken", "") {
+					t.Fatalf("c's firing not taken: %s", timelineTypes(h.incident(id)))
+				}
+				h.runUntil(at.Add(7 * time.Minute))
+				h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: e, starts: t0.Add(30 * time.Minute), ends: at.Add(7 * time.Minute)}))
+				if v := h.incident(id); v.Status != "acknowledged" || !h.timelineHas(id, "resolve_withheld", "") {
+					t.Fatalf("after the resolve that left c out: %s: %s; want acknowledged, the resolve withheld", v.Status, timelineTypes(v))
+				}
+				h.runUntil(t0.Add(3 * time.Hour))
+				before := len(h.rec.lines(t0))
+				at = t0.Add(6 * time.Hour)
+				h.clock.Set(at)
+				h.am(amKey, amBody("firing", "g", 0, cFiring))
+				h.runUntil(at.Add(time.Minute))
+				firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], false, "acknowledged")
+			})
+		}
+	}
+}

@@ -418,7 +418,8 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // timeline's order, and from is that entry's time (since when later, or
 // zero): the group fired again then, so a resolve withheld before it says
 // nothing of the group's end since. Otherwise from is since, and withheld
-// the first after since (zero since: the first in the timeline). The
+// the first after since (zero since: the first in the timeline); either
+// way, before the firing's own first entry, if any. The
 // order, not the entries' times, says which came first: each is stamped
 // on the clock of the replica that wrote it, which, when the replicas do
 // not share Redis's (sharedclock, unread), may be minutes off another's
@@ -465,10 +466,26 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 	if after >= 0 && tl[after].At.After(since) {
 		from = tl[after].At
 	}
+	// A resolve withheld after this firing's own entry ended nothing the
+	// firing started after: the firing fired when the entry was noted,
+	// before it (left out of it, it may fire still). Its start, said to
+	// come then (the sender's clock ahead), read as after that resolve,
+	// and the firing's next notification resolved the incident and paged
+	// its people again
+	// (TestGroupFiringStartedAheadLeftOutOfALaterResolveStaysARepeat).
+	ownAt := len(tl) // the index of this firing's first own entry
+	if own != "" {
+		for i, e := range tl {
+			if e.Type == FiringTaken && e.Detail == own {
+				ownAt = i
+				break
+			}
+		}
+	}
 	var unreached map[int]bool      // pages a provider reported did not arrive
 	var reported map[[2]string]bool // the people and channels of those reports, each matched once
 	for i, e := range tl {
-		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && withheld.IsZero() &&
+		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && withheld.IsZero() && i < ownAt &&
 			((after >= 0 && i > after) || (after < 0 && e.At.After(since))) {
 			withheld = e.At
 		}

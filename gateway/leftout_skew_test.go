@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -196,5 +197,56 @@ func TestGroupFiringStartedAheadLeftOutOfALaterResolveStaysARepeat(t *testing.T)
 				firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], false, "acknowledged")
 			})
 		}
+	}
+}
+
+// TestGroupFiringAnewAfterALastPageStampedAheadPages: as
+// TestGroupFiringAnewWhileItsLadderReachedNobodyPages (the secondary has
+// nobody on call), with the replicas' clocks apart (Redis's TIME unread):
+// ann's voice call, her last page, went out from replica ahead, whose
+// clock runs ten minutes ahead, before b started. b's first notification
+// came while the incident still paged (its escalation pending), a repeat
+// taken on h, in step; the ladder then ran out having told nobody of it.
+// The call's time, stamped ahead, read as a page after b's taking, so b's
+// next notification (repeat_interval) stayed a repeat and the new outage
+// paged nobody. The timeline's order says the call came before.
+func TestGroupFiringAnewAfterALastPageStampedAheadPages(t *testing.T) {
+	cfg := strings.Replace(noStorm, `      - {name: secondary, start: 2025-01-06, members: [bob]}`, `      - name: secondary
+        layers:
+          - {name: office, start: 2025-01-06, members: [bob], restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]}`, 1)
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			h := newHarness(t, withStore(st), withConfig(cfg))
+			ahead := newHarness(t, withStore(st), withConfig(cfg))
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+			id, _ := withheldGroup(t, h, a)
+			h.runUntil(t0.Add(4*time.Minute + 50*time.Second))
+			ahead.step(t0.Add(14*time.Minute + 50*time.Second)) // ann's call, due at 5m
+			if n := len(ahead.rec.lines(t0)); n != 1 {
+				t.Fatalf("replica ahead sent %d pages, want ann's call", n)
+			}
+			start := t0.Add(5 * time.Minute)
+			newFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start})
+			h.runUntil(start.Add(time.Minute))
+			h.am(amKey, newFiring)
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil || !h.timelineHas(id, "firing_taken", "") {
+				t.Fatalf("after b's firing, sent while the incident pages: %s (next step %v): %s; want triggered and paging, b taken", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			h.runUntil(t0.Add(2 * time.Hour))
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			before := len(h.rec.lines(t0))
+			at := start.Add(4 * time.Hour) // repeat_interval: the same firing again
+			h.clock.Set(at)
+			h.am(amKey, newFiring)
+			h.runUntil(at.Add(time.Minute))
+			if paged := h.rec.lines(t0)[before:]; h.incident(id).Status != "resolved" || len(paged) == 0 {
+				t.Fatalf("the group fired anew and the ladder reached nobody since: the old incident %s, pages %v; want it resolved and a new incident paging: %s",
+					h.incident(id).Status, paged, timelineTypes(h.incident(id)))
+			}
+		})
 	}
 }

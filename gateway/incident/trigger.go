@@ -288,14 +288,14 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// taken for none, and the incident resolved and its people paged
 	// again for it
 	// (TestGroupFiringStartedAheadTakenWhileItsIncidentPagedStaysARepeat).
-	withheld, paged, taken, from, pagedAfterOwn, err := s.leftOutResolveAndLastPage(ctx, inc.ID, time.Time{}, a.FirstStart)
+	withheld, paged, pagedAfterTaken, from, pagedAfterOwn, err := s.leftOutResolveAndLastPage(ctx, inc.ID, time.Time{}, a.FirstStart)
 	if err != nil {
 		return false, err
 	}
 	if from.Before(inc.CreatedAt) {
 		from = inc.CreatedAt // the overflow incident's resolves count from the incident's opening
 	}
-	if pagedAfterOwn || (paged.After(a.FirstStart.Add(startSkew)) && !taken.IsZero() && paged.After(taken)) {
+	if pagedAfterOwn || (paged.After(a.FirstStart.Add(startSkew)) && pagedAfterTaken) {
 		return false, nil
 	}
 	if !endedAt(withheld) && a.WithheldIn != "" {
@@ -405,9 +405,15 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // contact to go to, or reported did not arrive (a delivery_failed entry,
 // as undeliveredPages matches it to its page), one skipped or held (the
 // storm message that carries a held page records its own entry when it
-// goes). taken is when the incident first took a firing that started at
-// started as a repeat (FiringTaken), zero when it did not or started is
-// zero. pagedAfterOwn says a page (as paged counts them) follows, in the
+// goes). pagedAfterTaken says such a page follows, in the timeline's
+// order, the incident's first taking of a firing that started at started
+// as a repeat (FiringTaken; false when started is zero): not the pages'
+// and the entry's times, each stamped by the replica that wrote it, on
+// its own clock when the replicas do not share Redis's: a page sent
+// before the taking by a replica ten minutes ahead read as after it, and
+// held a firing nobody had been told of, whose next notification, the
+// ladder run out reaching nobody, paged nobody
+// (TestGroupFiringAnewAfterALastPageStampedAheadPages). pagedAfterOwn says a page (as paged counts them) follows, in the
 // timeline's order, an entry of that firing noted before it started (by
 // startSkew: read as to come), whose time, and the page's, say nothing
 // against the start.
@@ -430,10 +436,10 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // taken: the incident was resolved and its people paged again for the
 // outage they had been paged for
 // (TestGroupFlappingAfterItsIncidentTookItsFiringStaysARepeat).
-func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, since, started time.Time) (withheld, paged, taken, from time.Time, pagedAfterOwn bool, err error) {
+func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, since, started time.Time) (withheld, paged time.Time, pagedAfterTaken bool, from time.Time, pagedAfterOwn bool, err error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
-		return time.Time{}, time.Time{}, time.Time{}, time.Time{}, false, err
+		return time.Time{}, time.Time{}, false, time.Time{}, false, err
 	}
 	from = since
 	// An entry naming started is this firing's own, whatever its time
@@ -498,19 +504,19 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 		}
 	}
 	ownAhead := false // this firing's own entry, noted before its start, read so far
+	taken := false    // the firing's taking, read so far
 	for i, e := range tl {
 		if MayHavePaged(e) && !unreached[i] {
 			if e.At.After(paged) {
 				paged = e.At
 			}
+			pagedAfterTaken = pagedAfterTaken || taken
 			pagedAfterOwn = pagedAfterOwn || ownAhead
 		}
-		if e.Type == FiringTaken && !started.IsZero() && (!e.At.Add(startSkew).Before(started) || e.Detail == own) && (taken.IsZero() || e.At.Before(taken)) {
-			taken = e.At
-		}
+		taken = taken || (e.Type == FiringTaken && !started.IsZero() && (!e.At.Add(startSkew).Before(started) || e.Detail == own))
 		ownAhead = ownAhead || (e.Type == FiringTaken && own != "" && e.Detail == own && e.At.Add(startSkew).Before(started))
 	}
-	return withheld, paged, taken, from, pagedAfterOwn, nil
+	return withheld, paged, pagedAfterTaken, from, pagedAfterOwn, nil
 }
 
 // startSkew is how far after a withheld resolve (on pagerd's clock) an

@@ -1071,3 +1071,48 @@ func TestGroupFlappingWithinAMinuteOfItsFiringTakenStaysARepeat(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupFiringAnewTakenJustBeforeItsLastPageStaysARepeat: clocks in
+// step. The group's resolve was withheld and it fired anew (b, at
+// 14m30s) while its incident paged; b's first notification (group_wait,
+// 20 s) was a repeat, taken at 14m50s, and at 15m the ladder escalated to
+// bob, whose rules push only: his push, after the taking, told him of b,
+// and the ladder ran out, nobody acknowledging. The push came less than
+// a minute after b's start, so it was not counted as a page while b
+// fired: at b's next notification (repeat_interval) the incident was
+// resolved and bob paged again for the outage he had been paged about.
+// A page after the firing's taking in the timeline holds it, however
+// soon after its start.
+func TestGroupFiringAnewTakenJustBeforeItsLastPageStaysARepeat(t *testing.T) {
+	cfg := strings.Replace(noStorm,
+		`{id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
+		`{id: bob, name: Bob, contacts: [{channel: push, via: log}], notification_rules: {high: [{after: 0s, channel: push}]}}`, 1)
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(cfg))
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+			id, _ := withheldGroup(t, h, a)
+			start := t0.Add(14*time.Minute + 30*time.Second)
+			newFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start})
+			h.runUntil(start.Add(20 * time.Second))
+			h.am(amKey, newFiring)
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil || !h.timelineHas(id, "firing_taken", "") {
+				t.Fatalf("after b's firing, sent while the incident pages: %s (next step %v): %s; want triggered and paging, b taken", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			h.runUntil(t0.Add(2 * time.Hour))
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			if !h.timelineHas(id, "notify", "") {
+				t.Fatal("no page")
+			}
+			before := len(h.rec.lines(t0))
+			at := start.Add(4 * time.Hour) // repeat_interval: the same firing again
+			h.clock.Set(at)
+			h.am(amKey, newFiring)
+			h.runUntil(at.Add(time.Minute))
+			firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], false, "triggered")
+		})
+	}
+}

@@ -288,14 +288,23 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// taken for none, and the incident resolved and its people paged
 	// again for it
 	// (TestGroupFiringStartedAheadTakenWhileItsIncidentPagedStaysARepeat).
-	withheld, paged, pagedAfterTaken, from, pagedAfterOwn, err := s.leftOutResolveAndLastPage(ctx, inc.ID, time.Time{}, a.FirstStart)
+	//
+	// A page after the taking holds the firing however soon after its
+	// start it came: the taking says pagerd knew of the firing then,
+	// which the start, on the sender's clock, cannot add to. Counted
+	// only a minute or more after the start, the push that escalated to
+	// the last level 30 s after it, the ladder then over, was taken for
+	// none, and the next notification of the firing resolved the
+	// incident and paged again for it
+	// (TestGroupFiringAnewTakenJustBeforeItsLastPageStaysARepeat).
+	withheld, _, pagedAfterTaken, from, pagedAfterOwn, err := s.leftOutResolveAndLastPage(ctx, inc.ID, time.Time{}, a.FirstStart)
 	if err != nil {
 		return false, err
 	}
 	if from.Before(inc.CreatedAt) {
 		from = inc.CreatedAt // the overflow incident's resolves count from the incident's opening
 	}
-	if pagedAfterOwn || (paged.After(a.FirstStart.Add(startSkew)) && pagedAfterTaken) {
+	if pagedAfterOwn || pagedAfterTaken {
 		return false, nil
 	}
 	if !endedAt(withheld) && a.WithheldIn != "" {

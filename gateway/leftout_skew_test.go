@@ -250,3 +250,46 @@ func TestGroupFiringAnewAfterALastPageStampedAheadPages(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupFiringStartedAheadAcknowledgedAfterItsTakingStaysARepeat: as
+// TestGroupFiringStartedAheadTakenWhileItsIncidentPagedStaysARepeat, but
+// ann acknowledges the incident a minute after it took b, before any
+// page after that: she acknowledged b while it fired. Her
+// acknowledgement's time reads as before b's start (30m ahead) too, or,
+// the clocks in step, less than a minute after it (b started at 4m40s,
+// taken at 5m, acknowledged at 5m20s), so it did not hold b, and at b's next notification the incident was resolved
+// and she was paged again for the outage she was working. Followed in
+// the timeline by an acknowledgement, b's own entry holds b as a page
+// after it does.
+func TestGroupFiringStartedAheadAcknowledgedAfterItsTakingStaysARepeat(t *testing.T) {
+	for name, open := range stores(t) {
+		for _, tc := range []struct {
+			start, ack time.Duration // b's start on the sender's clock, ann's acknowledgement
+		}{{4 * time.Minute, 6 * time.Minute}, {34 * time.Minute, 6 * time.Minute}, {4*time.Minute + 40*time.Second, 5*time.Minute + 20*time.Second}} {
+			t.Run(fmt.Sprintf("%s/start %v ack %v", name, tc.start, tc.ack), func(t *testing.T) {
+				h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+				t0 := fixedNow
+				a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+				id, _ := withheldGroup(t, h, a)
+				start := t0.Add(tc.start)
+				newFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start})
+				h.runUntil(t0.Add(5 * time.Minute))
+				h.am(amKey, newFiring)
+				if v := h.incident(id); v.Status != "triggered" || !h.timelineHas(id, "firing_taken", "") {
+					t.Fatalf("after b's firing, sent while the incident pages: %s: %s; want triggered, b taken", v.Status, timelineTypes(v))
+				}
+				h.runUntil(t0.Add(tc.ack))
+				if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+					t.Fatalf("acknowledge: %d %s", r.code, r.body)
+				}
+				h.runUntil(t0.Add(2 * time.Hour))
+				before := len(h.rec.lines(t0))
+				at := start.Add(4 * time.Hour) // repeat_interval: the same firing again
+				h.clock.Set(at)
+				h.am(amKey, newFiring)
+				h.runUntil(at.Add(time.Minute))
+				firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], false, "acknowledged")
+			})
+		}
+	}
+}

@@ -414,7 +414,7 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // contact to go to, or reported did not arrive (a delivery_failed entry,
 // as undeliveredPages matches it to its page), one skipped or held (the
 // storm message that carries a held page records its own entry when it
-// goes). pagedAfterTaken says such a page follows, in the timeline's
+// goes). pagedAfterTaken says such a page, or an acknowledgement, follows, in the timeline's
 // order, the incident's first taking of a firing that started at started
 // as a repeat (FiringTaken; false when started is zero): not the pages'
 // and the entry's times, each stamped by the replica that wrote it, on
@@ -515,10 +515,17 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 	ownAhead := false // this firing's own entry, noted before its start, read so far
 	taken := false    // the firing's taking, read so far
 	for i, e := range tl {
-		if MayHavePaged(e) && !unreached[i] {
-			if e.At.After(paged) {
-				paged = e.At
-			}
+		reached := MayHavePaged(e) && !unreached[i]
+		if reached && e.At.After(paged) {
+			paged = e.At
+		}
+		// An acknowledgement after the taking holds the firing as a
+		// page does: someone acknowledged it while it fired. Its time,
+		// a minute or less after the start (or before it, the start
+		// read ahead), did not (lastAcknowledged), and the next
+		// notification resolved the incident and paged them again
+		// (TestGroupFiringStartedAheadAcknowledgedAfterItsTakingStaysARepeat).
+		if reached || e.Type == string(policy.ActionAck) {
 			pagedAfterTaken = pagedAfterTaken || taken
 			pagedAfterOwn = pagedAfterOwn || ownAhead
 		}

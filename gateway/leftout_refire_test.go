@@ -761,9 +761,7 @@ func TestGroupFiringAnewWhileItsLadderReachedNobodyPages(t *testing.T) {
 				cfg  string
 				opts []option
 			}{
-				{"the secondary has nobody on call", strings.Replace(noStorm, `      - {name: secondary, start: 2025-01-06, members: [bob]}`, `      - name: secondary
-        layers:
-          - {name: office, start: 2025-01-06, members: [bob], restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]}`, 1), nil},
+				{"the secondary has nobody on call", secondaryInOfficeHours(), nil},
 				{"every page to the secondary is refused", strings.Replace(noStorm,
 					`{id: bob, name: Bob, contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}`,
 					`{id: bob, name: Bob, contacts: [{channel: voice, via: webhook, address: "http://127.0.0.1:1/unused"}]}`, 1),
@@ -793,15 +791,8 @@ func TestGroupFiringAnewWhileItsLadderReachedNobodyPages(t *testing.T) {
 							t.Fatalf("the ladder paged %s on %s at %s, after b started: the test wants it to reach nobody", e.User, e.Channel, e.At)
 						}
 					}
-					before := len(h.rec.lines(t0))
-					at := start.Add(4 * time.Hour) // repeat_interval: the same firing again
-					h.clock.Set(at)
-					h.am(amKey, newFiring)
-					h.runUntil(at.Add(time.Minute))
-					if paged := h.rec.lines(t0)[before:]; h.incident(id).Status != "resolved" || len(paged) == 0 {
-						t.Fatalf("the group fired anew and the ladder reached nobody since: the old incident %s, pages %v; want it resolved and a new incident paging: %s",
-							h.incident(id).Status, paged, timelineTypes(h.incident(id)))
-					}
+					// repeat_interval: the same firing again
+					wantFiredAnewAt(t, h, id, start.Add(4*time.Hour), newFiring, "the group fired anew and the ladder reached nobody since")
 				})
 			}
 		})
@@ -1114,5 +1105,28 @@ func TestGroupFiringAnewTakenJustBeforeItsLastPageStaysARepeat(t *testing.T) {
 			h.runUntil(at.Add(time.Minute))
 			firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], false, "triggered")
 		})
+	}
+}
+
+// secondaryInOfficeHours is noStorm with bob on call for the secondary
+// in office hours only: at the harness's time, nobody.
+func secondaryInOfficeHours() string {
+	return strings.Replace(noStorm, `      - {name: secondary, start: 2025-01-06, members: [bob]}`, `      - name: secondary
+        layers:
+          - {name: office, start: 2025-01-06, members: [bob], restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]}`, 1)
+}
+
+// wantFiredAnewAt sends firing again at at (its next notification), runs
+// a minute, and wants the old incident resolved and a new one paging:
+// the group had fired anew; what says how.
+func wantFiredAnewAt(t *testing.T, h *harness, id string, at time.Time, firing, what string) {
+	t.Helper()
+	before := len(h.rec.lines(fixedNow))
+	h.clock.Set(at)
+	h.am(amKey, firing)
+	h.runUntil(at.Add(time.Minute))
+	if paged := h.rec.lines(fixedNow)[before:]; h.incident(id).Status != "resolved" || len(paged) == 0 {
+		t.Fatalf("%s: the old incident %s, pages %v; want it resolved and a new incident paging: %s",
+			what, h.incident(id).Status, paged, timelineTypes(h.incident(id)))
 	}
 }

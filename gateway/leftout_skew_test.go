@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 )
@@ -211,9 +210,7 @@ func TestGroupFiringStartedAheadLeftOutOfALaterResolveStaysARepeat(t *testing.T)
 // next notification (repeat_interval) stayed a repeat and the new outage
 // paged nobody. The timeline's order says the call came before.
 func TestGroupFiringAnewAfterALastPageStampedAheadPages(t *testing.T) {
-	cfg := strings.Replace(noStorm, `      - {name: secondary, start: 2025-01-06, members: [bob]}`, `      - name: secondary
-        layers:
-          - {name: office, start: 2025-01-06, members: [bob], restrictions: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]}`, 1)
+	cfg := secondaryInOfficeHours()
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			st := open(t)
@@ -238,15 +235,8 @@ func TestGroupFiringAnewAfterALastPageStampedAheadPages(t *testing.T) {
 			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
 				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
 			}
-			before := len(h.rec.lines(t0))
-			at := start.Add(4 * time.Hour) // repeat_interval: the same firing again
-			h.clock.Set(at)
-			h.am(amKey, newFiring)
-			h.runUntil(at.Add(time.Minute))
-			if paged := h.rec.lines(t0)[before:]; h.incident(id).Status != "resolved" || len(paged) == 0 {
-				t.Fatalf("the group fired anew and the ladder reached nobody since: the old incident %s, pages %v; want it resolved and a new incident paging: %s",
-					h.incident(id).Status, paged, timelineTypes(h.incident(id)))
-			}
+			// repeat_interval: the same firing again
+			wantFiredAnewAt(t, h, id, start.Add(4*time.Hour), newFiring, "the group fired anew and the ladder reached nobody since")
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -67,23 +66,11 @@ func BenchmarkAlertOnRedis(b *testing.B) {
 			}
 			claim(at)
 			stats := func() (cmds, usec int64) {
-				info, err := rdb.Info(ctx, "commandstats").Result()
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, line := range strings.Split(info, "\r\n") {
-					name, rest, ok := strings.Cut(line, ":calls=")
-					if !ok || name == "cmdstat_info" {
-						continue
-					}
-					calls, rest, _ := strings.Cut(rest, ",usec=")
-					us, _, _ := strings.Cut(rest, ",")
-					c, _ := strconv.ParseInt(calls, 10, 64)
-					u, _ := strconv.ParseInt(us, 10, 64)
-					if name == "cmdstat_evalsha" {
-						usec += u
+				for name, c := range commandStats(b, rdb) {
+					if name == "evalsha" {
+						usec += c.usec
 					} else {
-						cmds += c
+						cmds += c.calls
 					}
 				}
 				return cmds, usec

@@ -309,3 +309,109 @@ func TestStormMessageToSomeoneElseDoesNotStandForAPage(t *testing.T) {
 		})
 	}
 }
+
+// stalledHeld is a store whose first read of one storm's held pages
+// stalls once the store has answered it (a flush that read the list and
+// has not sent its message yet), until release is closed. The stalled
+// read closes reached; from then on it claims nothing (the replica's
+// other claims would race the takeover the test makes elsewhere).
+type stalledHeld struct {
+	store.Store
+	storm            string
+	once             sync.Once
+	stalled          atomic.Bool
+	reached, release chan struct{}
+}
+
+func (s *stalledHeld) Held(ctx context.Context, key string) ([]store.HeldPage, error) {
+	ps, err := s.Store.Held(ctx, key)
+	if key == s.storm {
+		s.once.Do(func() {
+			s.stalled.Store(true)
+			close(s.reached)
+			<-s.release
+		})
+	}
+	return ps, err
+}
+
+func (s *stalledHeld) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]store.Claim, error) {
+	if s.stalled.Load() {
+		return nil, nil
+	}
+	return s.Store.ClaimDue(ctx, now, lease, max)
+}
+
+// TestStormHeldAgainBehindItsMessageIsDroppedByItsFlush: the storm soak's
+// duplicate (seed 809410433). a's claim of an incident's push at 4m50s has
+// it held in ann's storm, and a dies before recording the hold. b claims
+// the storm at the window's end and reads its held pages; before it sends
+// the message (naming the incident, from a's hold) and notes it, c takes
+// the incident over at 5m21s, past a's lease, finds no note in the
+// timeline and has the push held again, behind the part b read. b's
+// Flushed dropped only that part, and the next window's message pushed ann
+// the incident a second time. Now Flushed drops the step held again.
+func TestStormHeldAgainBehindItsMessageIsDroppedByItsFlush(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(stormConfig+"notifiers:\n  storm: {window: 5m, immediate: 3}\n"), replicas(0))
+			var st *stalledAdmit
+			a, _ := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 30 * time.Second
+				st = newStalledAdmit(o.Store, "ann/push", "")
+				o.Store = st
+			})
+			var sh *stalledHeld
+			b, _ := h.dispatcher(func(o *dispatch.Options) {
+				o.Lease = 2 * time.Minute // its storm's claim outlasts c's takeover
+				sh = &stalledHeld{Store: o.Store, storm: store.StormKey("ann", "push"), reached: make(chan struct{}), release: make(chan struct{})}
+				o.Store = sh
+			})
+			c, cReg := h.dispatcher(func(o *dispatch.Options) { o.Lease = 30 * time.Second })
+
+			storm(h, 3, "g")
+			runAt(t, h, c, 0, 4*time.Minute+50*time.Second) // the three pushes at once, their SMS
+			if got := len(h.rec.sentTo("ann", "push")); got != 3 {
+				t.Fatalf("ann got %d pushes at once, want 3", got)
+			}
+			id := fireAs(h, amKey, "x", "critical")
+			aDone := make(chan struct{})
+			go func() { defer close(aDone); _, _ = a.RunOnce(context.Background()) }()
+			st.wait(t, 1)                                 // held in ann's storm; a hears nothing more
+			defer func() { close(st.release); <-aDone }() // a resumes only now, as if it had died
+
+			h.clock.Set(fixedNow.Add(5 * time.Minute)) // the window's end
+			bDone := make(chan struct{})
+			go func() { defer close(bDone); _, _ = b.RunOnce(context.Background()) }()
+			select {
+			case <-sh.reached:
+			case <-time.After(10 * time.Second):
+				t.Fatal("b's flush never read ann's storm")
+			}
+			runAt(t, h, c, 5*time.Minute+21*time.Second) // past a's lease: c takes the incident over
+			if got := metric(t, cReg, "pagerd_dispatch_takeovers_total"); got != 1 {
+				close(sh.release)
+				<-bDone
+				t.Fatalf("c took %v claims over, want 1: the test does not test what it says", got)
+			}
+			held, err := h.store.Held(context.Background(), store.StormKey("ann", "push"))
+			if err != nil || len(held) != 2 || held[0].Incident != id || held[1].Incident != id {
+				close(sh.release)
+				<-bDone
+				t.Fatalf("ann's storm holds %+v %v, want a's and c's holds of %s: the test does not test what it says", held, err, id)
+			}
+			close(sh.release) // b sends the message it read, notes it and flushes
+			<-bDone
+			if got := namedTo(h, "ann", id); len(got) != 1 {
+				t.Fatalf("ann was pushed %s at %v by b's message: want once", id, got)
+			}
+			runAt(t, h, c, 10*time.Minute+30*time.Second, 16*time.Minute) // the next windows' ends
+			if got := namedTo(h, "ann", id); len(got) != 1 {
+				t.Errorf("ann was pushed %s at %v: want once, in b's message", id, got)
+			}
+			if held, err := h.store.Held(context.Background(), store.StormKey("ann", "push")); err != nil || len(held) != 0 {
+				t.Errorf("ann's storm still holds %+v %v", held, err)
+			}
+		})
+	}
+}

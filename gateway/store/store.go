@@ -851,7 +851,9 @@ type Storms interface {
 	// held for good.
 	Held(ctx context.Context, storm string) ([]HeldPage, error)
 	// Flushed records that the first n held pages went out (or failed) as
-	// one message whose best priority rank was top, opens the next window
+	// one message whose best priority rank was top, drops a step they
+	// carried held again after them (HeldAgain: a takeover's page held
+	// while the message was being sent), opens the next window
 	// at now, and releases the claim, if it is still this one's: the
 	// storm is due again at the new window's end if pages arrived
 	// meanwhile. It reports false when the claim had been taken over, in
@@ -1077,6 +1079,62 @@ func (s *StormState) Flushed(n, top int, now time.Time, r StormRules) {
 	s.Opened = top
 	s.Ranks, s.NextRanks = s.NextRanks, nil
 	s.SentBackAt, s.SentBackEnd = time.Time{}, time.Time{}
+}
+
+// HeldAgain says which of the pages left held after a flush (rest) are a
+// step its message carried, held a second time: a takeover whose claimer
+// died after holding the step's page looks in the incident's timeline for
+// the message's note before paging again, and a message being sent (the
+// list read, the note not yet written) is not there yet, so it holds the
+// same page again, behind the part the message read (read). Left, it
+// pages the person a second time in the next message. Flushed drops it.
+//
+// A page of rest is dropped when it is held (not Sent) and a page of read,
+// held too, is for the same step: the same incident, Deadline and
+// Reopened (an incident acknowledged and reopened since is paged again),
+// and PagesAcknowledged unless read's is (a page that pages an
+// acknowledged incident goes out where one that does not was left out).
+// Nothing of an incident read lists Sent is dropped: the message left its
+// held pages before that listing out for a page let out at once, and
+// HoldFailed lists that page again, held, when its send failed. Pages
+// neither can decode (Unreadable) match nothing. A step the message
+// carried and failed counts as carried: the failure brings the person's
+// next step forward (refusedForward), as it does with no takeover.
+func HeldAgain(read, rest []HeldPage) []bool {
+	type step struct {
+		incident, deadline string
+		reopened           int
+	}
+	var drop []bool
+	var inRead map[step]bool // step -> whether a page of it pages acknowledged incidents
+	var sent map[string]bool
+	for i, p := range rest {
+		if p.Sent || p.Unreadable != "" {
+			continue
+		}
+		if inRead == nil {
+			inRead, sent = map[step]bool{}, map[string]bool{}
+			for _, r := range read {
+				switch {
+				case r.Unreadable != "":
+				case r.Sent:
+					sent[r.Incident] = true
+				default:
+					k := step{r.Incident, r.Deadline, r.Reopened}
+					inRead[k] = inRead[k] || r.PagesAcknowledged
+				}
+			}
+		}
+		acked, ok := inRead[step{p.Incident, p.Deadline, p.Reopened}]
+		if !ok || sent[p.Incident] || (p.PagesAcknowledged && !acked) {
+			continue
+		}
+		if drop == nil {
+			drop = make([]bool, len(rest))
+		}
+		drop[i] = true
+	}
+	return drop
 }
 
 // SentBack records that the provider sent the window's message back at

@@ -220,6 +220,22 @@ func (s *Store) SentBack(ctx context.Context, key string, now time.Time) (time.T
 	return first.UTC(), err
 }
 
+// decodeHeld decodes held pages as Held does: one it cannot decode is
+// listed with only Unreadable set.
+func decodeHeld(key string, vals [][]byte) []store.HeldPage {
+	out := make([]store.HeldPage, 0, len(vals))
+	for _, v := range vals {
+		// One copy out of the transaction's memory, which the
+		// page's strings are slices of.
+		p, err := docjson.DecodeHeldPage(string(v))
+		if err != nil {
+			p = store.HeldPage{Unreadable: fmt.Sprintf("decode held page of storm %s: %v", key, err)}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // Held returns the storm's held pages, oldest first.
 func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) {
 	var out []store.HeldPage
@@ -242,8 +258,9 @@ func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) 
 	return out, err
 }
 
-// Flushed drops the first n held pages, opens the next window and releases
-// the claim, if it is still this one's, in one transaction.
+// Flushed drops the first n held pages, and a step they carried held again
+// after them (store.HeldAgain), opens the next window and releases the
+// claim, if it is still this one's, in one transaction.
 func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time.Time, r store.StormRules) (bool, error) {
 	ok := false
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
@@ -266,18 +283,36 @@ func (s *Store) Flushed(ctx context.Context, c store.Claim, n, top int, now time
 		}
 		left := 0
 		if b := tx.Bucket(bucketHeld).Bucket([]byte(c.Storm)); b != nil {
+			// The n pages the message read, and those left; among
+			// these, a step the message carried, held again
+			// (store.HeldAgain), is dropped too. The values are read
+			// before any delete, and decoded only when pages are left.
+			var readKeys, restKeys [][]byte
+			var readVals, restVals [][]byte
 			cur := b.Cursor()
-			dropped := 0
-			for k, _ := cur.First(); k != nil; k, _ = cur.First() {
-				if dropped == n {
-					break
+			for k, v := cur.First(); k != nil; k, v = cur.Next() {
+				if len(readKeys) < n {
+					readKeys, readVals = append(readKeys, slices.Clone(k)), append(readVals, v)
+				} else {
+					restKeys, restVals = append(restKeys, slices.Clone(k)), append(restVals, v)
 				}
-				if err := cur.Delete(); err != nil {
+			}
+			var again []bool
+			if len(restVals) > 0 {
+				again = store.HeldAgain(decodeHeld(c.Storm, readVals), decodeHeld(c.Storm, restVals))
+			}
+			for _, k := range readKeys {
+				if err := b.Delete(k); err != nil {
 					return err
 				}
-				dropped++
 			}
-			for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+			for i, k := range restKeys {
+				if again != nil && again[i] {
+					if err := b.Delete(k); err != nil {
+						return err
+					}
+					continue
+				}
 				left++
 			}
 		}

@@ -228,7 +228,8 @@ func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) 
 }
 
 // flushedScript is store.StormState.Flushed in Lua, done only while the
-// claim is still this one's: drop the n pages that went out, open the next
+// claim is still this one's: drop the n pages that went out, and a step
+// they carried held again after them (store.HeldAgain), open the next
 // window (its top is the message's and that of pages sent at once since
 // the old window's end), release the claim and reschedule the storm if
 // pages wait. The window keeps the claim's token (flushed_by), so that the
@@ -242,7 +243,77 @@ if not cur or string.sub(cur, 1, #ARGV[2] + 1) ~= ARGV[2] .. ':' then
 end
 local n, now, win, imm, top = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 if imm < 1 then imm = 1 end
-if n > 0 then redis.call('LTRIM', KEYS[2], n, -1) end
+if n > 0 then
+  -- A step the message carried, held again after the n pages it read
+  -- (store.HeldAgain): the positions among those left to drop.
+  local drop = {}
+  local rest = redis.call('LRANGE', KEYS[2], n, -1)
+  if #rest > 0 then
+    -- A page as HeldPage's JSON, or nil for one Held cannot read.
+    local function page(v)
+      local ok, p = pcall(cjson.decode, v)
+      if ok and type(p) == 'table' and type(p.i) == 'string' and type(p.t) == 'string' and type(p.r) == 'number' then
+        return p
+      end
+      return nil
+    end
+    -- A listing's incident, read without decoding it when its id has
+    -- no escapes (EncodeHeldPage writes it first).
+    local function incident(v)
+      local i = string.match(v, '^{"i":"([^"\\]*)"')
+      if i then return i end
+      local p = page(v)
+      return p and p.i
+    end
+    local function step(p)
+      local d = p.d
+      if type(d) ~= 'string' then d = '' end
+      return p.i .. '\0' .. d .. '\0' .. tostring(tonumber(p.o) or 0)
+    end
+    -- Only listings of an incident held after the part read are decoded:
+    -- in a flood, those held meanwhile are of other incidents.
+    local cand, want, any = {}, {}, false
+    for j, v in ipairs(rest) do
+      local i = incident(v)
+      if i then
+        cand[j], want[i], any = i, true, true
+      end
+    end
+    if any then
+      -- The read part's held steps (true when one pages acknowledged
+      -- incidents too) and the incidents it lists Sent.
+      local steps, stepped, sent = {}, {}, {}
+      for _, v in ipairs(redis.call('LRANGE', KEYS[2], 0, n - 1)) do
+        local i = string.match(v, '^{"i":"([^"\\]*)"')
+        if i == nil or want[i] then
+          local p = page(v)
+          if p and want[p.i] then
+            if p.x == true then
+              sent[p.i] = true
+            else
+              local k = step(p)
+              steps[k], stepped[p.i] = steps[k] or p.a == true, true
+            end
+          end
+        end
+      end
+      for j, i in pairs(cand) do
+        if stepped[i] and not sent[i] then
+          local p = page(rest[j])
+          if p and p.x ~= true then
+            local a = steps[step(p)]
+            if a ~= nil and (a or p.a ~= true) then drop[#drop + 1] = j end
+          end
+        end
+      end
+    end
+  end
+  redis.call('LTRIM', KEYS[2], n, -1)
+  if #drop > 0 then
+    for _, j in ipairs(drop) do redis.call('LSET', KEYS[2], j - 1, '\0dropped') end
+    redis.call('LREM', KEYS[2], 0, '\0dropped')
+  end
+end
 local h = redis.call('HMGET', KEYS[1], 'sent', 'next')
 local sent, t = tonumber(h[1]) or 0, tonumber(h[2]) or ` + strconv.Itoa(store.NoRank) + `
 if sent < imm then sent = imm end

@@ -32,6 +32,7 @@ var stormTests = []struct {
 	{"StormAskedAgainGivesTheFirstAnswer", testStormAskedAgain},
 	{"StormFlushAfterTakeoverIsVoid", testStormTakeover},
 	{"StormFlushedAgainByItsClaimIsDoneOnce", testStormFlushedAgain},
+	{"StormFlushedDropsAStepItsMessageCarriedHeldAgain", testStormFlushedHeldAgain},
 	{"StormListsAHeldPageItCannotReadInItsPlace", testStormHeldUnreadable},
 	{"StormReleaseLeavesItDueNotBefore", testStormRelease},
 	{"StormKeepsWhenItsMessageWasFirstSentBack", testStormSentBack},
@@ -512,6 +513,106 @@ func testStormFlushedAgain(t *testing.T, f Factory) {
 	other.Token += "x"
 	if flushed(t, s, other, 1, 1, now) {
 		t.Fatal("a flush by another claim was accepted")
+	}
+}
+
+// testStormFlushedHeldAgain: a takeover whose claimer died after holding
+// the step's page looks for the storm message's note before paging again;
+// while the message is being sent (the held list read, the note not yet
+// written) it finds none and holds the same page again, after the part the
+// message read. Flushed drops that copy, or the next message pages the
+// person a second time for the step (storm seed 809410433). It keeps, of
+// what was held meanwhile: another step of the incident; its step at
+// another reopen count (acknowledged and reopened since); a page that
+// pages acknowledged incidents too where the copy read did not (left out
+// of the message if acknowledged); the step of an incident the read part
+// lists Sent (the message left its held pages before that out, for a page
+// let out at once), held again by a takeover or by HoldFailed; and the
+// step whose copy read the store cannot decode (the message left it out).
+func testStormFlushedHeldAgain(t *testing.T, f Factory) {
+	s := f.New(t)
+	key := store.StormKey("ann", "push")
+	at := base
+	tick := func() time.Time { at = at.Add(time.Millisecond); return at }
+	// hold asks for p and wants it held (at a time of its own: a page
+	// asked again at the same time gets its first answer).
+	hold := func(p store.HeldPage) {
+		t.Helper()
+		if a, err := s.Admit(ctx(t), key, p, tick(), rules); err != nil || a.Send {
+			t.Fatalf("%s's page %s: %+v %v, want it held", p.Incident, p.Deadline, a, err)
+		}
+	}
+	// raise lets p out at once (more urgent than anything sent in the
+	// window), listed Sent after what is held.
+	raise := func(p store.HeldPage) {
+		t.Helper()
+		if a, err := s.Admit(ctx(t), key, p, tick(), rules); err != nil || !a.Send || !a.Listed {
+			t.Fatalf("%s's raised page: %+v %v, want sent and listed", p.Incident, a, err)
+		}
+	}
+	with := func(p store.HeldPage, fn func(*store.HeldPage)) store.HeldPage { fn(&p); return p }
+	for i := 0; i < rules.Immediate; i++ {
+		admit(t, s, key, page(fmt.Sprint("i", i), 3, base), tick())
+	}
+	dup := with(page("dup", 3, base), func(p *store.HeldPage) { p.Reopened = 2 })
+	otherStep := page("step", 3, base)
+	reopened := page("reopen", 3, base)
+	notAcked := page("ack", 3, base)
+	acked := with(page("acked", 3, base), func(p *store.HeldPage) { p.PagesAcknowledged = true })
+	sent := page("sent", 3, base)
+	failed := with(page("failed", 3, base), func(p *store.HeldPage) { p.Deadline = "1.2" })
+	spoilt := page("spoilt", 3, base)
+	// The part the flush reads: nine listings.
+	for _, p := range []store.HeldPage{dup, otherStep, reopened, notAcked, acked, sent, failed, spoilt} {
+		hold(p)
+	}
+	raise(with(sent, func(p *store.HeldPage) { p.Rank = 1 }))
+	raise(with(failed, func(p *store.HeldPage) { p.Rank = 0 }))
+	f.SpoilHeld(t, s, key, 7)
+	read, err := s.Held(ctx(t), key)
+	if err != nil || len(read) != 10 || read[7].Unreadable == "" || !read[8].Sent || !read[9].Sent {
+		t.Fatalf("held %+v %v, want eight held (the last unreadable) and two sent", read, err)
+	}
+	end := at.Add(rules.Window)
+	cs := claimAll(t, s, end)
+	if len(cs) != 1 {
+		t.Fatalf("claims %+v", cs)
+	}
+	// Held while the message is being sent, after the part it read.
+	at = end
+	hold(dup) // dropped
+	hold(with(otherStep, func(p *store.HeldPage) { p.Deadline = "1.2" }))
+	hold(with(reopened, func(p *store.HeldPage) { p.Reopened = 1 }))
+	hold(with(notAcked, func(p *store.HeldPage) { p.PagesAcknowledged = true }))
+	hold(with(acked, func(p *store.HeldPage) { p.PagesAcknowledged = false })) // dropped
+	hold(sent)
+	if a, err := s.HoldFailed(ctx(t), key, with(failed, func(p *store.HeldPage) { p.Rank = 0 }), tick(), rules); err != nil || a.Send {
+		t.Fatalf("held again: %+v %v", a, err)
+	}
+	hold(spoilt)
+	hold(dup) // dropped: a second copy
+	if !flushed(t, s, cs[0], len(read), 3, tick()) {
+		t.Fatal("flush refused")
+	}
+	want := []string{"step", "reopen", "ack", "sent", "failed", "spoilt"}
+	if got := held(t, s, key); !reflect.DeepEqual(got, want) {
+		t.Fatalf("held after the flush %v, want %v: dup's and acked's steps, carried by the message, held again are dropped", got, want)
+	}
+	// The same claim's Flushed asked again (its answer lost) changes
+	// nothing, and the next message's claim drops what it read only.
+	hold(dup)
+	if !flushed(t, s, cs[0], len(read), 3, at) {
+		t.Fatal("the flush asked again by its own claim was refused")
+	}
+	if got := held(t, s, key); !reflect.DeepEqual(got, append(want, "dup")) {
+		t.Fatalf("held after the flush asked again %v, want %v and dup", got, want)
+	}
+	cs = claimAll(t, s, at.Add(rules.Window))
+	if len(cs) != 1 || !flushed(t, s, cs[0], len(want), 3, at.Add(rules.Window)) {
+		t.Fatalf("second flush %+v", cs)
+	}
+	if got := held(t, s, key); !reflect.DeepEqual(got, []string{"dup"}) {
+		t.Fatalf("held after the second flush %v, want dup (its step not in that message's part)", got)
 	}
 }
 

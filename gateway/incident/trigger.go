@@ -280,16 +280,14 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// undelivered, nobody had been told of the new firing, and that
 	// notification is the last chance to page for it.
 	//
-	// A page after an entry of this firing noted before its start (read
-	// as to come: its sender's clock ahead, or the replica's behind)
-	// is told by the timeline's order: the page's time reads as before
-	// the start too, and, the entry no longer bounding the resolve
-	// withheld before it, the ladder that paged for the firing was
-	// taken for none, and the incident resolved and its people paged
-	// again for it
+	// A page after the taking is told by the timeline's order, also
+	// after an entry of this firing noted before its start (read as to
+	// come: its sender's clock ahead, or the replica's behind), whose
+	// page's time reads as before the start too: the ladder that paged
+	// for the firing was taken for none, and the incident resolved and
+	// its people paged again for it
 	// (TestGroupFiringStartedAheadTakenWhileItsIncidentPagedStaysARepeat).
-	//
-	// A page after the taking holds the firing however soon after its
+	// It holds the firing however soon after its
 	// start it came: the taking says pagerd knew of the firing then,
 	// which the start, on the sender's clock, cannot add to. Counted
 	// only a minute or more after the start, the push that escalated to
@@ -297,14 +295,14 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// none, and the next notification of the firing resolved the
 	// incident and paged again for it
 	// (TestGroupFiringAnewTakenJustBeforeItsLastPageStaysARepeat).
-	withheld, _, pagedAfterTaken, from, pagedAfterOwn, err := s.leftOutResolveAndLastPage(ctx, inc.ID, time.Time{}, a.FirstStart)
+	withheld, from, pagedAfter, err := s.leftOutResolveAndPageAfter(ctx, inc.ID, time.Time{}, a.FirstStart)
 	if err != nil {
 		return false, err
 	}
 	if from.Before(inc.CreatedAt) {
 		from = inc.CreatedAt // the overflow incident's resolves count from the incident's opening
 	}
-	if pagedAfterOwn || pagedAfterTaken {
+	if pagedAfter {
 		return false, nil
 	}
 	if !endedAt(withheld) && a.WithheldIn != "" {
@@ -314,7 +312,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 		} else if err != nil {
 			return false, err
 		}
-		if withheld, _, _, _, _, err = s.leftOutResolveAndLastPage(ctx, holder.ID, from, time.Time{}); err != nil {
+		if withheld, _, _, err = s.leftOutResolveAndPageAfter(ctx, holder.ID, from, time.Time{}); err != nil {
 			return false, err
 		}
 	}
@@ -361,7 +359,7 @@ const FiringTaken = "firing_taken"
 // never a missed one. Noted once for a firing: every repeat of it
 // (group_interval, repeat_interval) wrote another entry, and a long
 // incident's timeline grew by one each time; the first tells
-// (leftOutResolveAndLastPage), and one noted already is found by a read
+// (leftOutResolveAndPageAfter), and one noted already is found by a read
 // of the timeline, made only for such a firing. A start that this
 // replica's clock reads as to come is noted too (a replica whose clock
 // runs behind, not sharing Redis's): the group fires now, whatever the
@@ -404,28 +402,25 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 	return st.AcknowledgedAt
 }
 
-// leftOutResolveAndLastPage reads the incident's timeline once for when
+// leftOutResolveAndPageAfter reads the incident's timeline once for when
 // the first resolve withheld after since because Alertmanager left alerts
-// out (ingest.LeftOutResolve) was recorded, and for when it last paged
-// someone, or may have (MayHavePaged: a page sent on its own or in a
-// storm message, or one whose send may have gone out); each zero when
-// none was. A step that reached nobody is not a page: an escalation to a
-// level nobody is on call for, a page the provider refused, had no
-// contact to go to, or reported did not arrive (a delivery_failed entry,
-// as undeliveredPages matches it to its page), one skipped or held (the
-// storm message that carries a held page records its own entry when it
-// goes). pagedAfterTaken says such a page, or an acknowledgement, follows, in the timeline's
-// order, the incident's first taking of a firing that started at started
-// as a repeat (FiringTaken; false when started is zero): not the pages'
-// and the entry's times, each stamped by the replica that wrote it, on
-// its own clock when the replicas do not share Redis's: a page sent
-// before the taking by a replica ten minutes ahead read as after it, and
-// held a firing nobody had been told of, whose next notification, the
-// ladder run out reaching nobody, paged nobody
-// (TestGroupFiringAnewAfterALastPageStampedAheadPages). pagedAfterOwn says a page (as paged counts them) follows, in the
-// timeline's order, an entry of that firing noted before it started (by
-// startSkew: read as to come), whose time, and the page's, say nothing
-// against the start.
+// out (ingest.LeftOutResolve) was recorded (zero when none was), and
+// whether a page, or an acknowledgement, follows the incident's first
+// taking of a firing that started at started as a repeat (FiringTaken;
+// false when started is zero). A page is one that reached someone, or
+// may have (MayHavePaged: sent on its own or in a storm message, or one
+// whose send may have gone out); a step that reached nobody is not: an
+// escalation to a level nobody is on call for, a page the provider
+// refused, had no contact to go to, or reported did not arrive (a
+// delivery_failed entry, as undeliveredPages matches it to its page), one
+// skipped or held (the storm message that carries a held page records
+// its own entry when it goes). Which follows is read from the timeline's
+// order, not the entries' times, each stamped by the replica that wrote
+// it, on its own clock when the replicas do not share Redis's: a page
+// sent before the taking by a replica ten minutes ahead read as after
+// it, and held a firing nobody had been told of, whose next
+// notification, the ladder run out reaching nobody, paged nobody
+// (TestGroupFiringAnewAfterALastPageStampedAheadPages).
 //
 // When the incident took another firing as a repeat (FiringTaken, an
 // entry naming another start than started, whatever its time), withheld
@@ -445,10 +440,10 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // taken: the incident was resolved and its people paged again for the
 // outage they had been paged for
 // (TestGroupFlappingAfterItsIncidentTookItsFiringStaysARepeat).
-func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, since, started time.Time) (withheld, paged time.Time, pagedAfterTaken bool, from time.Time, pagedAfterOwn bool, err error) {
+func (s *Service) leftOutResolveAndPageAfter(ctx context.Context, id string, since, started time.Time) (withheld, from time.Time, pagedAfter bool, err error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
-		return time.Time{}, time.Time{}, false, time.Time{}, false, err
+		return time.Time{}, time.Time{}, false, err
 	}
 	from = since
 	// An entry naming started is this firing's own, whatever its time
@@ -504,7 +499,7 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 			((after >= 0 && i > after) || (after < 0 && e.At.After(since))) {
 			withheld = e.At
 		}
-		if e.Type == DeliveryFailed && !reported[[2]string{e.User, e.Channel}] {
+		if own != "" && e.Type == DeliveryFailed && !reported[[2]string{e.User, e.Channel}] {
 			if unreached == nil {
 				unreached, reported = map[int]bool{}, map[[2]string]bool{}
 			}
@@ -512,13 +507,12 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 			maps.Copy(unreached, undeliveredPages(tl, e.User, e.Channel))
 		}
 	}
-	ownAhead := false // this firing's own entry, noted before its start, read so far
-	taken := false    // the firing's taking, read so far
+	if own == "" {
+		return withheld, from, false, nil // no firing to have paged for
+	}
+	taken := false // the firing's taking (its own entry, whatever its time, among them), read so far
 	for i, e := range tl {
 		reached := MayHavePaged(e) && !unreached[i]
-		if reached && e.At.After(paged) {
-			paged = e.At
-		}
 		// An acknowledgement after the taking holds the firing as a
 		// page does: someone acknowledged it while it fired. Its time,
 		// a minute or less after the start (or before it, the start
@@ -526,13 +520,11 @@ func (s *Service) leftOutResolveAndLastPage(ctx context.Context, id string, sinc
 		// notification resolved the incident and paged them again
 		// (TestGroupFiringStartedAheadAcknowledgedAfterItsTakingStaysARepeat).
 		if reached || e.Type == string(policy.ActionAck) {
-			pagedAfterTaken = pagedAfterTaken || taken
-			pagedAfterOwn = pagedAfterOwn || ownAhead
+			pagedAfter = pagedAfter || taken
 		}
-		taken = taken || (e.Type == FiringTaken && !started.IsZero() && (!e.At.Add(startSkew).Before(started) || e.Detail == own))
-		ownAhead = ownAhead || (e.Type == FiringTaken && own != "" && e.Detail == own && e.At.Add(startSkew).Before(started))
+		taken = taken || (e.Type == FiringTaken && (!e.At.Add(startSkew).Before(started) || e.Detail == own))
 	}
-	return withheld, paged, pagedAfterTaken, from, pagedAfterOwn, nil
+	return withheld, from, pagedAfter, nil
 }
 
 // startSkew is how far after a withheld resolve (on pagerd's clock) an

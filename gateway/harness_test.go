@@ -313,9 +313,19 @@ func newHarness(t testing.TB, opts ...option) *harness {
 
 // run runs the whole daemon (HTTP on its listener, the dispatcher on its
 // own, readiness probes) until ctx ends; Run's answer comes on the channel.
+//
+// When ctx ends, the test client's idle connections are closed: one the
+// client dialed for a request that then went out on another connection
+// (concurrent requests on a loaded box) never sent a request, and the
+// HTTP server's shutdown waits for such a connection until it has been
+// silent for over 5 seconds, past the harness's shutdown timeout.
 func (h *harness) run(ctx context.Context) <-chan error {
 	done := make(chan error, 1)
 	go func() { done <- h.d.Run(ctx) }()
+	go func() {
+		<-ctx.Done()
+		http.DefaultClient.CloseIdleConnections()
+	}()
 	return done
 }
 

@@ -58,7 +58,7 @@ func TestHelpForEveryFlag(t *testing.T) {
 		"oncall":       {"--config FILE", "--at TIME", "DATE", "--schedule NAME", "-o FORMAT"},
 		"route":        {"--config FILE", "--service NAME", "--at TIME", "-o FORMAT", "LABEL=VALUE  "},
 		"simulate": {"--config FILE", "--service NAME", "--at TIME", "--for DUR", "--ack-after DUR", "--ack-by USER",
-			"--resolve-after DUR", "--update-every DUR", "-o FORMAT", "LABEL=VALUE  "},
+			"--resolve-after DUR", "--update-every DUR", "--server URL", "--token-file FILE", "-o FORMAT", "LABEL=VALUE  "},
 		"schedule": {"--config FILE", "--schedule NAME", "--from DATE", "--weeks N", "-o FORMAT"},
 		"serve":    {"--config FILE", "--listen ADDR", "--redis-url URL", "--data-dir DIR", "--log-level LEVEL"},
 		"import":   {"-o FILE", "--report FILE", "--scheme SCHEME", "--public-url URL", "FILE  ", "opsgenie|pagerduty|grafana-oncall"},
@@ -608,5 +608,43 @@ func TestRouteWithServerCountsRunTimeOverrides(t *testing.T) {
 	}
 	if len(res.Unresolved) != 1 || !res.Unresolved[0].EndsWait || res.Unresolved[0].WaitOver {
 		t.Fatalf("route --server -o json: %s", out)
+	}
+}
+
+// TestSimulateWithServerCountsRunTimeOverrides: an override made at run
+// time putting bob on the office tier from 03:30 to 04:00, in a night
+// nobody is on call for. The daemon, paging by the run-time overrides,
+// pages bob as on call at the level when he comes on; pagerd simulate
+// --server merges them, as route --server does, where simulate read
+// only the file and showed the alert waiting for someone on call.
+func TestSimulateWithServerCountsRunTimeOverrides(t *testing.T) {
+	path := gapWithManagerRule(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/schedules/s/overrides" || r.Header.Get("Authorization") != "Bearer t" {
+			http.Error(w, "no", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"schedule":"s","overrides":[{"id":"ov-1","schedule":"s","tier":"office","user":"bob",`+
+			`"start":"2025-09-10T03:10:00Z","end":"2025-09-10T04:00:00Z","created_by":"api:ops","created_at":"2025-09-10T02:00:00Z"}]}`)
+	}))
+	defer srv.Close()
+	t.Setenv("PAGERD_API_TOKEN", "t")
+	file, errOut, code := pagerd(t, "simulate", "--config", path, "--at", "2025-09-10T03:00:00Z", "--for", "20m", "severity=critical")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	out, errOut, code := pagerd(t, "simulate", "--config", path, "--server", srv.URL, "--at", "2025-09-10T03:00:00Z", "--for", "20m", "severity=critical")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.Contains(file, "Bob") {
+		t.Fatalf("simulate without --server pages bob, whom only a run-time override puts on call:\n%s", file)
+	}
+	for _, want := range []string{"(next look 2025-09-10T03:10:00Z)", "s office held by override ov-1, made by api:ops",
+		"+00:10:00  Wed 2025-09-10 03:10:00 UTC  notify        L1 office  Bob (bob)  push"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("simulate --server:\n%s\nwant it to say:\n%s", out, want)
+		}
 	}
 }

@@ -62,10 +62,12 @@ pagerd count too, as they do for its pages.`,
 	},
 	"simulate": {
 		summary:  "the timeline of pages and escalations an alert would cause",
-		synopsis: "--config FILE [--service NAME] [--at TIME] [--for DUR] [--ack-after DUR] [--ack-by USER]\n         [--resolve-after DUR] [--update-every DUR] [-o text|json] LABEL=VALUE...",
+		synopsis: "--config FILE [--service NAME] [--at TIME] [--for DUR] [--ack-after DUR] [--ack-by USER]\n         [--resolve-after DUR] [--update-every DUR] [--server URL [--token-file FILE]] [-o text|json] LABEL=VALUE...",
 		about: `Every page, escalation, acknowledgement, status update and SLA breach an
 alert would cause, to the second, on a virtual clock, with the state
-machine the daemon runs.`,
+machine the daemon runs. Without --server, only the config file's
+overrides count; with it, those made at run time on that pagerd count
+too, as they do for its pages.`,
 		args: [][2]string{{"LABEL=VALUE", "the alert's labels, like severity=critical"}},
 	},
 	"schedule": {

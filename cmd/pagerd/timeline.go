@@ -22,11 +22,18 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	resolveAfter := fs.String("resolve-after", "", "resolve this `DUR` after the alert (default never)")
 	updateEvery := fs.String("update-every", "", "post a status update every `DUR` after the acknowledgement")
 	out := outputFlag(fs)
+	// Who is on call, and so whom each step pages, is decided by the
+	// overrides made at run time too: with --server, those of that
+	// pagerd count, as for route and oncall.
+	sf := addServerFlags(fs, mergeServerUsage, tokenFileUsage)
 	pos, code := parse(fs, args)
 	if code >= 0 {
 		return code
 	}
 	c, err := loadConfig(*cfgPath)
+	if err == nil {
+		c, err = mergeServer(sf, c)
+	}
 	if err != nil {
 		return fail(stderr, "simulate", err)
 	}

@@ -97,7 +97,7 @@ func toldAgainOnceOver(t *testing.T, h *harness, fake *providertest.PagerDuty, y
 // an alert she had acknowledged in PagerDuty. pagerd keeps which pagerd
 // incidents' alerts PagerDuty merged into which of its incidents: the
 // acknowledgement of that incident by a person acknowledges each, as
-// them, and y's SMS does not go. PagerDuty is told of no acknowledgement
+// them (y's ack entry noting why), and y's SMS does not go. PagerDuty is told of no acknowledgement
 // under y's key (it would acknowledge x's incident). On both stores.
 func TestPagerDutyGroupedAlertAcknowledgedWithItsIncident(t *testing.T) {
 	for name, mk := range stores(t) {
@@ -112,6 +112,9 @@ func TestPagerDutyGroupedAlertAcknowledgedWithItsIncident(t *testing.T) {
 						t.Fatalf("%s after carol acknowledged PagerDuty's incident %s, which holds its alert: %s by %q, want acknowledged by carol",
 							id, q, v.Status, v.AcknowledgedBy)
 					}
+				}
+				if !ackedNoting(h, y, "carol", "acknowledged incident "+q+", which held this incident's alert") {
+					t.Fatalf("y's timeline does not say carol's acknowledgement of PagerDuty's incident %s, which held its alert, is why: %+v", q, h.incident(y).Timeline)
 				}
 				h.runUntil(fixedNow.Add(10 * time.Minute))
 				if got := pagedFor(h, y); len(got) != 0 {

@@ -93,7 +93,8 @@ type pagerDutyMerged struct {
 	Resolved bool   `json:"resolved,omitempty"`
 	By       string `json:"by,omitempty"`
 	// AckedAt is when a person, AckedBy, last acknowledged it (its
-	// webhook's occurred_at, Unix ms), 0 for none: a merge into it
+	// webhook's occurred_at, Unix ms), or merged it into another (then
+	// equal to MergedAt: Merge reads it so), 0 for none: a merge into it
 	// whose webhook comes after, made before that, is acknowledged with
 	// it. A document with no alerts but this is kept
 	// pagerDutyResolvedKeep.
@@ -154,6 +155,7 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		// merge's webhook come first): the first such is returned.
 		target, arrived := into, atMs
 		var onWay pagerDutyMerged
+		var onWayID string
 		var onWayArrived int64
 		// Every merge away kept is followed, to the incident that holds
 		// them: one stopped short of it put the alerts in an incident
@@ -163,7 +165,7 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		for docs[target].MergedInto != "" && !seen[target] {
 			seen[target] = true
 			if d := docs[target]; onWay.AckedAt == 0 && arrived != 0 && d.AckedAt > arrived {
-				onWay, onWayArrived = d, arrived
+				onWay, onWayID, onWayArrived = d, target, arrived
 			}
 			// Kept on the way too, with when they got there: a
 			// person's acknowledgement of that incident, made before
@@ -185,10 +187,18 @@ func (m *pagerDutyMerges) Merge(ctx context.Context, from, into string, at time.
 		to := docs[target]
 		got.Moved, got.Into = moved, target
 		if onWay.AckedAt != 0 {
-			got.AckedAt, got.AckedBy, got.Arrived = time.UnixMilli(onWay.AckedAt), onWay.AckedBy, time.UnixMilli(onWayArrived)
+			got.AckedAt, got.AckedBy, got.Arrived, got.AckedOf = time.UnixMilli(onWay.AckedAt), onWay.AckedBy, time.UnixMilli(onWayArrived), onWayID
+			// A person's merge of it is recorded as their
+			// acknowledgement made when the merge was (Merge after
+			// Acknowledged, at the same occurred_at): a later one
+			// would be of an incident resolved by the merge, which
+			// PagerDuty does not take.
+			if onWay.MergedAt == onWay.AckedAt {
+				got.AckedInto = onWay.MergedInto
+			}
 		}
 		if onWay.AckedAt == 0 && to.AckedAt != 0 {
-			got.AckedAt, got.AckedBy = time.UnixMilli(to.AckedAt), to.AckedBy
+			got.AckedAt, got.AckedBy, got.AckedOf = time.UnixMilli(to.AckedAt), to.AckedBy, target
 		}
 		if onWay.AckedAt == 0 && arrived != 0 {
 			got.Arrived = time.UnixMilli(arrived)

@@ -317,7 +317,9 @@ func slackReply(cfg *policy.Config, inc *store.Incident, item store.OutboxItem, 
 	case "acknowledge":
 		if e.Note != "" {
 			// What they wrote with it in another system (Opsgenie's
-			// note): the channel reads why, not only who.
+			// note), or why their act there acknowledged this one (a
+			// PagerDuty incident holding its alert acknowledged or
+			// merged away): the channel reads why, not only who.
 			return fmt.Sprintf("Acknowledged by %s: %s", who, e.Note)
 		}
 		return "Acknowledged by " + who

@@ -194,6 +194,13 @@ type Page struct {
 	// given, marked as the source's; never the person paged unless By
 	// names them. Source empty: the person paged acknowledged.
 	Source, By string
+	// Note, for AcknowledgePage with Source set, is what that system
+	// passed on with the acknowledgement, or why one made there on
+	// another of its incidents acknowledges this one (a PagerDuty
+	// incident holding this one's alert acknowledged, or merged into
+	// another, by a person): the timeline's ack entry carries it
+	// (store.Entry.Note). The daemon cleans and bounds it.
+	Note string
 }
 
 // Systems other than pagerd in which people act on what pagerd paged

@@ -454,7 +454,8 @@ type Event struct {
 	SeenStatus   Status
 	SeenReopened int
 	// Note, for acknowledge, is what the person wrote with it, as another
-	// system passes it on (an Opsgenie acknowledge's note): the ack
+	// system passes it on (an Opsgenie acknowledge's note), or why their
+	// act there acknowledges this incident (notify.Page.Note): the ack
 	// action's Note. The daemon cleans and bounds it (MaxNoteBytes).
 	Note string
 	// Channel, for channel_failed, is the channel that failed.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/internal/textcut"
 	"github.com/pagerd/pagerd/notify"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -182,7 +183,8 @@ func (s *Service) EscalateFrom(ctx context.Context, user string, page notify.Pag
 // state machine's, on the incident as it is written. A storm message's
 // page acknowledges each of its incidents with the count kept in its
 // bundle (store.Bundle.Reopened): those reopened since are left alone,
-// the others acknowledged.
+// the others acknowledged. Made in another system (page.Source), its
+// note, page.Note, goes with the acknowledgement into the timeline.
 func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.Page) (notify.Acted, error) {
 	actor := s.pageActor(user, page)
 	if store.IsBundleID(page.Target) {
@@ -192,11 +194,15 @@ func (s *Service) AcknowledgePage(ctx context.Context, user string, page notify.
 	if err := s.viewerPaged(ctx, page.Target, user); err != nil {
 		return notify.Acted{}, Classify(err)
 	}
+	note := ""
+	if page.Source != "" {
+		note = textcut.Line(page.Note, policy.MaxNoteBytes)
+	}
 	if page.ReopenedUnknown {
 		// Recorded without its count: it may be the latest page.
-		return s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: actor})
+		return s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: actor, Note: note})
 	}
-	out, err := s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: actor,
+	out, err := s.act(ctx, page.Target, policy.Event{Kind: policy.EventAcknowledge, Actor: actor, Note: note,
 		AckReopened: page.Reopened, AckReopenedSet: true})
 	if err == nil && out.ReopenedSince {
 		s.NoteAckIgnored(ctx, page.Target, actor, page.Reopened)

@@ -159,7 +159,10 @@ type Entry struct {
 	Detail  string    `json:"detail,omitempty"`
 	// Note, on an acknowledgement (ack), is what the person wrote with
 	// it, as another system passed it on (an Opsgenie acknowledge's
-	// note), on one line and cut (policy.MaxNoteBytes).
+	// note), or why their act there on another of its incidents
+	// acknowledged this one (a PagerDuty incident holding this one's
+	// alert acknowledged or merged away: notify.Page.Note), on one line
+	// and cut (policy.MaxNoteBytes).
 	Note string `json:"note,omitempty"`
 	// Bundle is the storm bundle a page went out in (see Bundle), when it
 	// went out with other incidents' pages in one message.

@@ -1,6 +1,7 @@
 package pagerduty
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,7 +52,9 @@ type MergeIndex interface {
 	// first.
 	Resolved(ctx context.Context, pd, by string, noted []Moved) ([]Moved, error)
 	// Acknowledged records that a person, by, acknowledged pd at at (its
-	// webhook's occurred_at), for a merge into it delivered after, and
+	// webhook's occurred_at), or merged it into another then, which is
+	// their acknowledgement of what it held, for a merge into it
+	// delivered after, and
 	// returns what is recorded for pd as of that record, read in the
 	// same write (a merge into pd kept beside it is either among them
 	// or finds the acknowledgement: Merge's AckedAt), but the alerts a
@@ -77,9 +80,14 @@ type MergeTarget struct {
 	// AckedAt is when a person, AckedBy, last acknowledged it as
 	// recorded (its webhook's occurred_at), zero when none was; or
 	// acknowledged, after the alerts got there, an incident on the way
-	// merged away since (Arrived is then when they got there).
-	AckedAt time.Time
-	AckedBy string
+	// merged away since (Arrived is then when they got there). AckedOf
+	// is the incident acknowledged, AckedInto the one they merged it
+	// into when their acknowledgement was that merge ("" otherwise):
+	// the timeline says why (ackedNote).
+	AckedAt   time.Time
+	AckedBy   string
+	AckedOf   string
+	AckedInto string
 }
 
 // mergedID is the id of the PagerDuty incident a merge went into, as
@@ -117,7 +125,7 @@ func (wh *Webhook) rememberMerge(ctx context.Context, ev *webhookEvent, alert bo
 	// them (ackMoved). One made before the merge did not see them: their
 	// ladders go on.
 	if !got.AckedAt.IsZero() && !got.Arrived.IsZero() && got.AckedAt.After(got.Arrived) {
-		if err := wh.ackEach(ctx, got.Moved, "", got.Into, got.AckedBy); err != nil {
+		if err := wh.ackEach(ctx, got.Moved, "", got.AckedBy, ackedNote(cmp.Or(got.AckedOf, got.Into), got.AckedInto)); err != nil {
 			return err
 		}
 	}
@@ -131,8 +139,10 @@ func (wh *Webhook) rememberMerge(ctx context.Context, ev *webhookEvent, alert bo
 	return nil
 }
 
-// ackMoved answers a person's incident.acknowledged for the alerts
-// PagerDuty merged into that incident from pagerd's other incidents: its
+// ackMoved answers a person's incident.acknowledged, or their merge of
+// the incident into another (incident.resolved, resolve_reason a merge:
+// they said the other covers it), for the alerts PagerDuty merged into
+// that incident from pagerd's other incidents: its
 // webhook is keyed by the incident's own alert, but PagerDuty stopped
 // notifying for every alert in it, so each is acknowledged as that
 // person, the answer to the page its alert was (an alert from before
@@ -161,18 +171,30 @@ func (wh *Webhook) ackMoved(ctx context.Context, ev *webhookEvent) error {
 	if err != nil {
 		return err
 	}
-	return wh.ackEach(ctx, moved, ev.Data.IncidentKey, ev.Data.ID, ev.agentName())
+	return wh.ackEach(ctx, moved, ev.Data.IncidentKey, ev.agentName(), ackedNote(ev.Data.ID, ev.mergedID()))
 }
 
-// ackEach acknowledges, as by, the incident of each alert moved into
-// PagerDuty's incident pd (but the one under own, acted on by itself).
-func (wh *Webhook) ackEach(ctx context.Context, moved []Moved, own, pd, by string) error {
+// ackedNote is why a person's act on PagerDuty's incident pd
+// acknowledges the pagerd incidents whose alerts it held: they
+// acknowledged it, or, into set, merged it into into. The timeline's
+// ack entry carries it (notify.Page.Note).
+func ackedNote(pd, into string) string {
+	if into != "" {
+		return "in PagerDuty, merged incident " + pd + ", which held this incident's alert, into incident " + into +
+			": a person's merge acknowledges what the incident held"
+	}
+	return "in PagerDuty, acknowledged incident " + pd + ", which held this incident's alert"
+}
+
+// ackEach acknowledges, as by, the incident of each alert moved (but the
+// one under own, acted on by itself), why saying how (ackedNote).
+func (wh *Webhook) ackEach(ctx context.Context, moved []Moved, own, by, why string) error {
 	for _, m := range moved {
 		id, user, reopened, ok := ParseDedupKey(m.Key)
 		if !ok || m.Key == own || !wh.Receiver.KnowsUser(user) {
 			continue
 		}
-		acted, err := wh.Receiver.AcknowledgePage(ctx, user, notify.Page{Target: id, Reopened: reopened, Source: notify.SourcePagerDuty, By: by})
+		acted, err := wh.Receiver.AcknowledgePage(ctx, user, notify.Page{Target: id, Reopened: reopened, Source: notify.SourcePagerDuty, By: by, Note: why})
 		switch {
 		case errors.Is(err, notify.ErrNotFound), err == nil && acted.AlreadyResolved:
 			continue
@@ -181,12 +203,12 @@ func (wh *Webhook) ackEach(ctx context.Context, moved []Moved, own, pd, by strin
 		case acted.NotStored > 0:
 			return storedInPart(acted)
 		case acted.ReopenedSince:
-			wh.log().Info("PagerDuty webhook not applied: the PagerDuty incident an alert of this incident was merged into was acknowledged by a person, but the incident was reopened after that alert's page; the pages since go on",
-				"incident", id, "user", user, "pagerduty_incident", pd, "agent", textcut.Line(by, 100), "dedup_key", m.Key)
+			wh.log().Info("PagerDuty webhook not applied: the PagerDuty incident an alert of this incident was merged into was acknowledged (or merged away) by a person, but the incident was reopened after that alert's page; the pages since go on",
+				"incident", id, "user", user, "why", why, "agent", textcut.Line(by, 100), "dedup_key", m.Key)
 			continue
 		}
-		wh.log().Info("PagerDuty webhook: the PagerDuty incident an alert of this incident was merged into was acknowledged by a person; acknowledged as theirs",
-			"incident", id, "user", user, "pagerduty_incident", pd, "agent", textcut.Line(by, 100))
+		wh.log().Info("PagerDuty webhook: the PagerDuty incident an alert of this incident was merged into was acknowledged (or merged away) by a person; acknowledged as theirs",
+			"incident", id, "user", user, "why", why, "agent", textcut.Line(by, 100))
 	}
 	return nil
 }

@@ -222,7 +222,8 @@ func badRequest(format string, args ...any) error {
 // nothing, and so does a resolve not made by a person (resolveNotByAPerson:
 // a service's auto-resolve timeout). A person's merge of PagerDuty's
 // incident into another, which PagerDuty reports as incident.resolved, is
-// their acknowledgement, not a resolve (mergedAway). Other events, and incidents pagerd did not push, are
+// their acknowledgement, not a resolve (mergedAway), of its alert and of
+// those merged into it before (keepMerges). Other events, and incidents pagerd did not push, are
 // accepted and ignored, so PagerDuty does not redeliver them.
 func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	secret := wh.Secret()
@@ -297,8 +298,9 @@ func (wh *Webhook) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 
 // keepMerges acts on the alerts of pagerd's that PagerDuty merged into the
 // event's incident, whatever its own alert is (pagerd's or not): they are
-// acknowledged with it (ackMoved), carried on when it is merged in turn
-// with its own alert if pagerd pushed it (rememberMerge), and their merge
+// acknowledged with it (ackMoved), by a person's acknowledgement or merge
+// of it, carried on when it is merged in turn with its own alert if
+// pagerd pushed it (rememberMerge), and their merge
 // ends when it is resolved (mergeOver). An error is a 5xx: PagerDuty
 // delivers the webhook again.
 func (wh *Webhook) keepMerges(ctx context.Context, ev *webhookEvent, action notify.Action, pushed bool) error {
@@ -306,6 +308,16 @@ func (wh *Webhook) keepMerges(ctx context.Context, ev *webhookEvent, action noti
 	case action == notify.Acknowledge:
 		return wh.ackMoved(ctx, ev)
 	case merged:
+		// A person's merge is their acknowledgement of everything the
+		// incident held when they made it, as theirs of it would be
+		// (its own alert's is mergedAway's): PagerDuty stops notifying
+		// from it for every alert it held. Recorded before the merge
+		// carries its alerts on, which keeps it with the merge away:
+		// a merge into it made before, delivered after, finds it on
+		// the way (Merge's AckedAt).
+		if err := wh.ackMoved(ctx, ev); err != nil {
+			return err
+		}
 		return wh.rememberMerge(ctx, ev, pushed)
 	default:
 		return wh.mergeOver(ctx, ev)
@@ -542,7 +554,9 @@ func (wh *Webhook) notApplied(w http.ResponseWriter, r *http.Request, user strin
 // person's acknowledgement of the page (one of an alert from before the
 // incident's latest reopen changes nothing, as for incident.acknowledged),
 // the incident stays open, and its timeline says it was merged and into
-// what (resolve_ignored, MergedNote). Resolve it in pagerd, or the alert
+// what (resolve_ignored, MergedNote). The alerts merged into the incident
+// before are acknowledged with it, as a person's acknowledgement of it
+// would (keepMerges). Resolve it in pagerd, or the alert
 // resolves it. Noted first, acknowledged after: the note is what keeps
 // the dispatcher from telling PagerDuty of the acknowledgement under the
 // alert's key (MergedKey), which would acknowledge the incident it was
@@ -553,7 +567,7 @@ func (wh *Webhook) mergedAway(w http.ResponseWriter, r *http.Request, id, user s
 	agent := textcut.Line(ev.agentName(), 100)
 	why := MergedNote(ev.Data.IncidentKey, ev.service(), into, agent, "PagerDuty resolved the incident merged away and moved its alert, still open, to that one: "+
 		"not applied as a resolve. pagerd's incident stays open and its rules go on; the merge counts as "+agent+"'s acknowledgement of this alert "+
-		"(not if the incident was reopened after it), and PagerDuty is not told of pagerd's acknowledgements under this alert's key, which would acknowledge incident "+into+
+		"(not if the incident was reopened after it) and of those merged into its PagerDuty incident before, and PagerDuty is not told of pagerd's acknowledgements under this alert's key, which would acknowledge incident "+into+
 		". Resolve it in pagerd when the problem is over")
 	if done, err := wh.notApplied(w, r, user, page, notify.Resolve, why); done {
 		return err

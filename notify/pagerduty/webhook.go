@@ -565,9 +565,13 @@ func (wh *Webhook) notApplied(w http.ResponseWriter, r *http.Request, user strin
 func (wh *Webhook) mergedAway(w http.ResponseWriter, r *http.Request, id, user string, reopened int, into string, ev *webhookEvent) error {
 	page := notify.Page{Target: id, Reopened: reopened, Source: notify.SourcePagerDuty, By: ev.agentName()}
 	agent := textcut.Line(ev.agentName(), 100)
+	// The note's text is what a delivery again is known by (noted
+	// once), on replicas of every version: keep it as it is. The
+	// alerts merged into the incident before are acknowledged with
+	// their own note (ackedNote).
 	why := MergedNote(ev.Data.IncidentKey, ev.service(), into, agent, "PagerDuty resolved the incident merged away and moved its alert, still open, to that one: "+
 		"not applied as a resolve. pagerd's incident stays open and its rules go on; the merge counts as "+agent+"'s acknowledgement of this alert "+
-		"(not if the incident was reopened after it) and of those merged into its PagerDuty incident before, and PagerDuty is not told of pagerd's acknowledgements under this alert's key, which would acknowledge incident "+into+
+		"(not if the incident was reopened after it), and PagerDuty is not told of pagerd's acknowledgements under this alert's key, which would acknowledge incident "+into+
 		". Resolve it in pagerd when the problem is over")
 	if done, err := wh.notApplied(w, r, user, page, notify.Resolve, why); done {
 		return err

@@ -85,7 +85,9 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
-	if args[0] == "help" {
+	// `pagerd help -h` is help's own help, as `CMD -h` is every command's:
+	// its flags list -h, so it must not be taken for a command's name.
+	if args[0] == "help" || (len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help")) {
 		printUsage(stdout, "help", newFlags("help", stdout, stderr).FlagSet)
 		return 0
 	}

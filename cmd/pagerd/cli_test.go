@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -606,6 +607,52 @@ func TestRouteWithServerCountsRunTimeOverrides(t *testing.T) {
 	}
 	if len(res.Unresolved) != 1 || !res.Unresolved[0].EndsWait || res.Unresolved[0].WaitOver {
 		t.Fatalf("route --server -o json: %s", out)
+	}
+}
+
+// TestReadmeCommandsTableNamesEveryFlag: README's Commands table has a row
+// for every command `pagerd help` lists, and each row names every flag the
+// command's own help lists, so a reader of the table is not left to find a
+// flag (--server on oncall and schedule, -o on override) by trying -h.
+func TestReadmeCommandsTableNamesEveryFlag(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	i := strings.Index(readme, "\n## Commands\n")
+	if i < 0 {
+		t.Fatal("README has no Commands section")
+	}
+	table := readme[i+1:]
+	table = table[:strings.Index(table, "\n## ")]
+	flagLine := regexp.MustCompile(`^  (?:-\w, )?(-{1,2}[\w-]+)`)
+	for name := range helps {
+		var rows []string
+		for _, line := range strings.Split(table, "\n") {
+			if first, _, ok := strings.Cut(strings.TrimPrefix(line, "| "), " |"); ok && strings.Contains(first, "`pagerd "+name) {
+				rows = append(rows, line)
+			}
+		}
+		if len(rows) == 0 {
+			t.Errorf("README's Commands table has no row for pagerd %s", name)
+			continue
+		}
+		row := strings.Join(rows, "\n")
+		out, _, code := pagerd(t, "help", name)
+		if code != 0 {
+			t.Fatalf("pagerd help %s: exit %d", name, code)
+		}
+		_, flags, _ := strings.Cut(out, "\nflags:\n")
+		for _, line := range strings.Split(flags, "\n") {
+			m := flagLine.FindStringSubmatch(line)
+			if m == nil || m[1] == "--help" || m[1] == "-h" {
+				continue
+			}
+			if !regexp.MustCompile("(^|[\\s\\[(|`])" + regexp.QuoteMeta(m[1]) + `([\s\]|)]|$)`).MatchString(row) {
+				t.Errorf("README's Commands row for pagerd %s does not name %s, which pagerd help %s lists:\n%s", name, m[1], name, row)
+			}
+		}
 	}
 }
 

@@ -292,6 +292,37 @@ func TestIncidentAPI(t *testing.T) {
 	}
 }
 
+// TestReadmeOncallAPIShape: README's row for GET /api/v1/oncall names the
+// keys of the answer, which wraps the entries of `pagerd oncall -o json` in
+// {"at", "oncall"}: a client written from the row alone looked for a list.
+func TestReadmeOncallAPIShape(t *testing.T) {
+	h := newHarness(t)
+	r := h.api("GET", "/api/v1/oncall?at=2025-09-10T06:00:00Z", "")
+	var answer map[string]json.RawMessage
+	r.json(t, &answer)
+	if r.code != 200 || len(answer) == 0 {
+		t.Fatalf("oncall: %d %s", r.code, r.body)
+	}
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "| `GET /api/v1/oncall") {
+			row = line
+		}
+	}
+	if row == "" {
+		t.Fatal("README's HTTP API table has no row for GET /api/v1/oncall")
+	}
+	for key := range answer {
+		if !strings.Contains(row, `"`+key+`"`) {
+			t.Errorf("README's row for GET /api/v1/oncall does not name the answer's key %q:\n%s", key, row)
+		}
+	}
+}
+
 // TestRedisDown: with Redis gone, an alert is answered 503 (so Alertmanager
 // retries), /-/ready goes red, and nothing is half-written; when Redis is
 // back, the retry succeeds.

@@ -121,7 +121,7 @@ Opsgenie's P1-P5 map onto the scheme by the table in docs/MIGRATING.md.`,
 		synopsis: "add|list|rm --server URL [--token-file FILE] --schedule NAME ...\n" +
 			"       add: --tier TIER --user USER [--start TIME] (--end TIME | --for DUR) [--reason TEXT]\n" +
 			"            [--swap-start TIME --swap-end TIME] [-o text|json]\n" +
-			"       list: [-o text|json]    rm: ID...",
+			"       list: [--ended] [-o text|json]    rm: ID...",
 		about: `Overrides made at run time, through a running pagerd's API (a responder
 token to change them, from --token-file or $PAGERD_API_TOKEN): every replica
 pages by them at once, and the config file is left alone. "add" puts USER

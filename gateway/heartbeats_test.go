@@ -140,6 +140,10 @@ func TestHeartbeatNeverPinged(t *testing.T) {
 	if d := string(h.incident(incs[0].ID).Details); strings.Contains(d, "last_ping") || !strings.Contains(d, `"heartbeat":"watchdog"`) {
 		t.Errorf("details of a heartbeat never pinged: %s", d)
 	}
+	// Nor in the log's WARN of the miss.
+	if logs := h.logs.String(); !strings.Contains(logs, "heartbeat missed: incident raised") || strings.Contains(logs, `"last_ping":"0001-01-01`) {
+		t.Errorf("the log of a heartbeat never pinged gives a ping in year 1, or no miss:\n%s", logs)
+	}
 }
 
 // TestHeartbeatReplicaWithoutIt: a replica whose config lacks a heartbeat

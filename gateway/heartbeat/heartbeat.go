@@ -154,9 +154,18 @@ func (m *Monitor) Loaded(cfg *policy.Config) {
 func (m *Monitor) rewatch(d jobData, hb *policy.Heartbeat, now time.Time, wait time.Duration, why string, args ...any) *store.Job {
 	// Since counts the expiry: it ends wait from now.
 	data, _ := json.Marshal(jobData{Service: d.Service, Name: d.Name, LastPing: d.LastPing, Since: now.Add(wait - hb.Expiry())})
-	m.log.Info(why+": watched again from now", append([]any{"service", d.Service, "heartbeat", d.Name,
-		"last_ping", d.LastPing, "expires", now.Add(wait)}, args...)...)
+	attrs := append([]any{"service", d.Service, "heartbeat", d.Name}, lastPingAttr(d)...)
+	m.log.Info(why+": watched again from now", append(append(attrs, "expires", now.Add(wait)), args...)...)
 	return &store.Job{Kind: JobKind, Key: jobKey(d.Service, d.Name), Due: now.Add(wait), Data: data}
+}
+
+// lastPingAttr is the log's last_ping of d: none for a heartbeat never
+// pinged, whose zero time would read as a ping in year 1.
+func lastPingAttr(d jobData) []any {
+	if d.LastPing.IsZero() {
+		return nil
+	}
+	return []any{"last_ping", d.LastPing}
 }
 
 // Unworked is how late past its due time a heartbeat's job may be worked
@@ -520,8 +529,8 @@ func (m *Monitor) miss(ctx context.Context, cfg *policy.Config, svc *policy.Serv
 	}
 	m.misses.WithLabelValues(svc.Name, hb.Name).Inc()
 	if out == store.Created {
-		m.log.Warn("heartbeat missed: incident raised", "service", svc.Name, "heartbeat", hb.Name, "incident", id,
-			"last_ping", d.LastPing)
+		m.log.Warn("heartbeat missed: incident raised", append([]any{"service", svc.Name, "heartbeat", hb.Name, "incident", id},
+			lastPingAttr(d)...)...)
 		// A ping that came while this ran may have looked for an open
 		// incident before it existed: the job it stored says so.
 		if cur, err := m.o.Store.GetJob(ctx, JobKind, jobKey(svc.Name, hb.Name)); err == nil && cur.Version != j.Version {

@@ -139,3 +139,70 @@ func TestConfigDocLayersExample(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigDocNamesEveryKey: every key of the config's YAML, at any depth,
+// is named in the docs/CONFIG.md section of its top-level key (as `key`,
+// `parent.key`, key: in an example, or {key: ...}), so a key check-config
+// accepts is never one a reader cannot look up. TestConfigDocListsEverySection
+// checks the top level only.
+func TestConfigDocNamesEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../docs/CONFIG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]string{}
+	parts := strings.Split(string(doc), "\n## `")
+	for _, p := range parts[1:] {
+		name, body, _ := strings.Cut(p, "`\n")
+		if i := strings.Index(body, "\n## "); i >= 0 {
+			body = body[:i]
+		}
+		sections[name] = body
+	}
+	// Keys the struct has but check-config refuses where they sit.
+	refused := map[string]bool{
+		"server.rate_limit.concurrency": true, // RateLimit's, for notifiers.rate_limits only
+	}
+	seen := map[reflect.Type]bool{}
+	var walk func(ty reflect.Type, top, path string)
+	walk = func(ty reflect.Type, top, path string) {
+		for ty.Kind() == reflect.Pointer || ty.Kind() == reflect.Slice || ty.Kind() == reflect.Map || ty.Kind() == reflect.Array {
+			ty = ty.Elem()
+		}
+		// pagerd's own structs, and anonymous ones (no package path), not time.Time's.
+		if ty.Kind() != reflect.Struct || seen[ty] || (ty.PkgPath() != "" && !strings.HasPrefix(ty.PkgPath(), "github.com/pagerd/pagerd")) {
+			return
+		}
+		seen[ty] = true
+		defer delete(seen, ty)
+		for i := 0; i < ty.NumField(); i++ {
+			f := ty.Field(i)
+			tag := f.Tag.Get("yaml")
+			name := strings.Split(tag, ",")[0]
+			if strings.Contains(tag, ",inline") {
+				walk(f.Type, top, path)
+				continue
+			}
+			if name == "" || name == "-" {
+				continue
+			}
+			p, tp := name, top
+			if path != "" {
+				p = path + "." + name
+			} else {
+				tp = name
+			}
+			if path != "" && !refused[p] {
+				named := false
+				for _, form := range []string{"`" + name + "`", "`" + name + ":", "." + name + "`", "." + name + ",", " " + name + ":", "{" + name + ":", "`" + name + "[", "." + name + "[", "`" + name + ".", "." + name + "."} {
+					named = named || strings.Contains(sections[tp], form)
+				}
+				if !named {
+					t.Errorf("docs/CONFIG.md's section `%s` does not name %s", tp, p)
+				}
+			}
+			walk(f.Type, tp, p)
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "", "")
+}

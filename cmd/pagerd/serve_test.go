@@ -615,6 +615,11 @@ func TestReadmeQuickstartOrder(t *testing.T) {
 	if regexp.MustCompile(`/incidents/[0-9a-z]{2}-[0-9a-z]{10,}`).MatchString(qs) {
 		t.Error("README's quickstart hard-codes an incident id in a command")
 	}
+	// It shows one run's id, times and links: it says a new user's differ,
+	// so the id echoed back is not taken for a mismatch.
+	if !strings.Contains(qs, "Your incident id, the times and the signed ack links will differ") {
+		t.Error("README's quickstart shows one run's incident id and times without saying that yours differ")
+	}
 }
 
 // TestReadmeQuickstartStartLog: the lines README's quickstart shows

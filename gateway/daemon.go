@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -551,6 +552,11 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 			addr = cfg.Server.Listen
 		}
 		if d.listener, err = net.Listen("tcp", addr); err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				// The first thing a new user meets when 8080 is taken:
+				// say what to do, not only what the kernel said.
+				return nil, fmt.Errorf("%w: another program listens there; give pagerd another address (--listen, or server.listen; make run LISTEN=127.0.0.1:18080) and change server.public_url to match, since ack links are made from it", err)
+			}
 			return nil, fmt.Errorf("listen: %w", err)
 		}
 		// Run's server closes it when it stops; this is for a daemon that

@@ -550,6 +550,32 @@ func TestServeRefusesMissingSecrets(t *testing.T) {
 	}
 }
 
+// TestServeSaysWhatToDoWhenThePortIsTaken: `make run` on a machine where
+// 127.0.0.1:8080 is taken stopped with the kernel's words alone ("listen:
+// listen tcp ...: bind: address already in use"); it says now that another
+// program has the address, and what to change: the address and public_url.
+func TestServeSaysWhatToDoWhenThePortIsTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cmd := exec.Command(pagerdBinary(t), "serve", "--config", "../../configs/quickstart.yaml", "--listen", l.Addr().String(), "--data-dir", t.TempDir())
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("pagerd serve on a taken address: %v\n%s", err, errOut.String())
+	}
+	out := errOut.String()
+	for _, want := range []string{"pagerd serve: listen tcp " + l.Addr().String(), "address already in use: another program listens there",
+		"--listen", "server.public_url"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pagerd serve on a taken address does not say %q:\n%s", want, out)
+		}
+	}
+}
+
 // TestServeLogIsJSONDuringARedisOutage: with Redis away, go-redis's own
 // complaints go through pagerd's logger: every line on stderr stays a JSON
 // object, so the log parser works exactly when an outage is investigated.

@@ -260,3 +260,32 @@ esac`)
 		}
 	})
 }
+
+// TestDocsConfigPathsExist: a command in the docs that names one of the
+// repository's configs names it by its path from a clone (configs/...), and
+// that file exists; the only bare name is pagerd.yaml, the reader's own.
+// README's override example ran `pagerd oncall --config aivo.yaml`, which a
+// reader in a clone does not have.
+func TestDocsConfigPathsExist(t *testing.T) {
+	docs, _ := filepath.Glob("../../docs/*.md")
+	docs = append(docs, "../../README.md")
+	flag := regexp.MustCompile(`--config ([^\s\]]+\.ya?ml)`)
+	for _, f := range docs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range flag.FindAllStringSubmatch(string(b), -1) {
+			path := m[1]
+			switch {
+			case path == "pagerd.yaml" || strings.HasPrefix(path, "/"):
+			case strings.HasPrefix(path, "configs/"):
+				if _, err := os.Stat(filepath.Join("../..", path)); err != nil {
+					t.Errorf("%s runs --config %s, which the repository does not have", f, path)
+				}
+			default:
+				t.Errorf("%s runs --config %s: name a config of the repository by its path (configs/...), or the reader's own as pagerd.yaml", f, path)
+			}
+		}
+	}
+}

@@ -175,6 +175,15 @@ func runOverrideList(args []string, stdout, stderr io.Writer) int {
 	if *out == "json" {
 		return jsonOut(stdout, stderr, "override list", list)
 	}
+	if len(list) == 0 {
+		// A header alone reads as an answer cut short.
+		what := "no overrides made at run time in force or to come"
+		if *ended {
+			what = "no overrides made at run time"
+		}
+		fmt.Fprintf(stdout, "%s in schedule %s (the config file's are not listed here: pagerd oncall shows them)\n", what, *sched)
+		return 0
+	}
 	tw := newTable(stdout)
 	fmt.Fprintln(tw, "ID\tTIER\tUSER\tSTART\tEND\tREPLACES\tMADE BY\tREASON")
 	for _, o := range list {

@@ -109,3 +109,27 @@ func TestOverrideListSaysWhatIsLeftOut(t *testing.T) {
 		}
 	}
 }
+
+// TestOverrideListSaysWhenThereAreNone: a schedule with no overrides made
+// at run time gets a sentence, not a header alone, which reads as an
+// answer cut short; -o json stays an empty list.
+func TestOverrideListSaysWhenThereAreNone(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"schedule":"s","overrides":[]}`)
+	}))
+	defer srv.Close()
+	t.Setenv("PAGERD_API_TOKEN", "t")
+	out, errOut, code := pagerd(t, "override", "list", "--server", srv.URL, "--schedule", "s")
+	if want := "no overrides made at run time in force or to come in schedule s (the config file's are not listed here: pagerd oncall shows them)\n"; code != 0 || out != want {
+		t.Errorf("exit %d, %q%s; want %q", code, out, errOut, want)
+	}
+	out, errOut, code = pagerd(t, "override", "list", "--server", srv.URL, "--schedule", "s", "--ended")
+	if want := "no overrides made at run time in schedule s (the config file's are not listed here: pagerd oncall shows them)\n"; code != 0 || out != want {
+		t.Errorf("--ended: exit %d, %q%s; want %q", code, out, errOut, want)
+	}
+	out, _, code = pagerd(t, "override", "list", "--server", srv.URL, "--schedule", "s", "-o", "json")
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("-o json: exit %d, %q; want []", code, out)
+	}
+}

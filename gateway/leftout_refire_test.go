@@ -1130,3 +1130,72 @@ func wantFiredAnewAt(t *testing.T, h *harness, id string, at time.Time, firing, 
 			what, h.incident(id).Status, paged, timelineTypes(h.incident(id)))
 	}
 }
+
+// TestGroupFiringAnewFirstSentTruncatedWhileItsIncidentPagedStaysARepeat:
+// clocks in step. The group's resolve was withheld and it fired anew (b1
+// and b2, at 4m) while its incident paged; Alertmanager left b2 out of
+// their notifications (max_alerts), so none was whole and no start was
+// known: the incident took the firing as a repeat without a firing_taken
+// entry, and its ladder paged ann and bob while b fired, then ran out,
+// nobody acknowledging. Once b2 resolved, b1's next notification came
+// whole: with no entry of the firing's taking, the pages since were held
+// for nothing, the resolve withheld before b read as the group's end, and
+// the incident was resolved and its people paged again for the outage
+// they had been paged about. Acknowledged after the taking, it stays a
+// repeat too; and when b's own resolve, cut as well, was withheld after
+// the taking, c firing later is the group firing anew, and pages.
+func TestGroupFiringAnewFirstSentTruncatedWhileItsIncidentPagedStaysARepeat(t *testing.T) {
+	for name, open := range stores(t) {
+		for _, tc := range []struct {
+			name       string
+			ack, ended bool
+		}{{"paged", false, false}, {"acknowledged", true, false}, {"ended since", false, true}} {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+				t0 := fixedNow
+				a, b, c := lbl("X", "critical", "a"), lbl("X", "critical", "b1"), lbl("X", "critical", "c")
+				id, _ := withheldGroup(t, h, a)
+				start := t0.Add(4 * time.Minute)
+				h.runUntil(t0.Add(5 * time.Minute))
+				h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: b, starts: start}))
+				if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil {
+					t.Fatalf("after b's first notification, sent while the incident pages: %s (next step %v), want triggered and paging (a repeat)", v.Status, v.NextStepAt)
+				}
+				status := "triggered"
+				if tc.ack {
+					h.runUntil(t0.Add(6 * time.Minute))
+					if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+						t.Fatalf("acknowledge: %d %s", r.code, r.body)
+					}
+					status = "acknowledged"
+				}
+				h.runUntil(t0.Add(2 * time.Hour))
+				v := h.incident(id)
+				if string(v.Status) != status || v.NextStepAt != nil {
+					t.Fatalf("after its ladder: %s (next step %v), want %s with nothing pending: %s", v.Status, v.NextStepAt, status, timelineTypes(v))
+				}
+				paged := false
+				for _, e := range v.Timeline {
+					paged = paged || (e.Type == "notify" && e.At.After(t0.Add(5*time.Minute)))
+				}
+				if !paged && !tc.ack {
+					t.Fatalf("the ladder paged nobody after b's first notification: the test wants it to: %s", timelineTypes(v))
+				}
+				next := amAlert{st: "firing", labels: b, starts: start} // b2 resolved; b1 sent whole at repeat_interval
+				at := start.Add(4 * time.Hour)
+				if tc.ended {
+					w2 := t0.Add(2*time.Hour + 5*time.Minute)
+					h.clock.Set(w2)
+					h.am(amKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: b, starts: start, ends: w2}))
+					at = t0.Add(6 * time.Hour)
+					next = amAlert{st: "firing", labels: c, starts: at.Add(-5 * time.Minute)}
+				}
+				before := len(h.rec.lines(t0))
+				h.clock.Set(at)
+				h.am(amKey, amBody("firing", "g", 0, next))
+				h.runUntil(at.Add(time.Minute))
+				firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], tc.ended, status)
+			})
+		}
+	}
+}

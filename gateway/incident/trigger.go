@@ -45,6 +45,11 @@ type Alert struct {
 	// left alerts out, all of whose alerts started after that, is the
 	// group, or the alert, firing anew (endIfGroupEnded).
 	FirstStart time.Time
+	// StartUnknown, in group mode, says the notification did not come
+	// whole (Alertmanager left alerts out, or they did not say when they
+	// started), so FirstStart is zero: a firing the incident takes then
+	// is noted with no start (noteFiringTaken).
+	StartUnknown bool
 	// WithheldIn is the dedup key of the incident whose timeline holds
 	// the group's withheld resolve, when it is not the alert's own: in
 	// fingerprint mode, the group's overflow incident, which holds the
@@ -366,8 +371,29 @@ const FiringTaken = "firing_taken"
 // clocks say, and, left unnoted, the firing flapping later read as new
 // after a resolve withheld before it, and paged the people working it
 // again (TestWithheldResolveAfterAFiringTakenOnASkewedReplica).
+//
+// A group that comes cut (StartUnknown: Alertmanager left alerts out)
+// says nothing of when it started, and was noted nowhere: a group that
+// fired anew after its withheld resolve while its incident paged, cut at
+// every notification, was taken and paged for with no entry, and once it
+// came whole (the alerts left out resolved) the pages since held nothing,
+// and the incident was resolved and its people paged again for the
+// outage they had been paged about
+// (TestGroupFiringAnewFirstSentTruncatedWhileItsIncidentPagedStaysARepeat).
+// Such a firing is noted with no start (firingTakenUnknown), once after
+// each resolve withheld because alerts were left out, and only then: it
+// matters only after such a resolve, which it may follow or bound.
 func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Alert, now time.Time) {
-	if inc == nil || !inc.Open() || a.FirstStart.IsZero() || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) {
+	if inc == nil || !inc.Open() {
+		return
+	}
+	if a.FirstStart.IsZero() {
+		if a.StartUnknown {
+			s.noteFiringTakenUnknown(ctx, inc, now)
+		}
+		return
+	}
+	if !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) {
 		return
 	}
 	tl, _ := s.o.Store.Timeline(ctx, inc.ID) // unread: noted, as it may be already
@@ -380,10 +406,49 @@ func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Al
 			return
 		}
 	}
-	e := store.Entry{At: now, Type: FiringTaken, Actor: "pagerd", Detail: detail}
-	if err := s.o.Store.Note(ctx, map[string][]store.Entry{inc.ID: {e}}); err != nil {
-		s.log.Warn("a firing taken as a repeat not noted in the timeline; its next notification may page again", "incident", inc.ID, "err", err)
+	s.noteTaken(ctx, inc.ID, store.Entry{At: now, Type: FiringTaken, Actor: "pagerd", Detail: detail})
+}
+
+// noteFiringTakenUnknown records, best effort, that inc took a firing
+// whose start is not known, when a resolve withheld because Alertmanager
+// left alerts out is the timeline's latest such resolve and no firing was
+// taken since it (noteFiringTaken).
+func (s *Service) noteFiringTakenUnknown(ctx context.Context, inc *store.Incident, now time.Time) {
+	tl, err := s.o.Store.Timeline(ctx, inc.ID)
+	if err != nil {
+		return // unread: a later notification of the firing notes it
 	}
+	since := false // a resolve withheld with no firing taken after it
+	for _, e := range tl {
+		switch {
+		case e.Type == FiringTaken:
+			since = false
+		case leftOutResolve(e):
+			since = true
+		}
+	}
+	if since {
+		s.noteTaken(ctx, inc.ID, store.Entry{At: now, Type: FiringTaken, Actor: "pagerd", Detail: firingTakenUnknown})
+	}
+}
+
+// noteTaken notes e, a FiringTaken entry, on the incident id, best effort.
+func (s *Service) noteTaken(ctx context.Context, id string, e store.Entry) {
+	if err := s.o.Store.Note(ctx, map[string][]store.Entry{id: {e}}); err != nil {
+		s.log.Warn("a firing taken as a repeat not noted in the timeline; its next notification may page again", "incident", id, "err", err)
+	}
+}
+
+// firingTakenUnknown is the detail of the FiringTaken entry of a firing
+// whose start is not known (Alert.StartUnknown). Whose it is, is read from
+// its time alone: the firing of a start at most startSkew after it
+// (leftOutResolveAndPageAfter).
+const firingTakenUnknown = "a firing of the group, sent with alerts left out or not saying when they started (so when it started is not known), is taken as a repeat: the incident's pages from now on are for it too"
+
+// leftOutResolve tells the resolve_withheld entry of a resolve withheld
+// because Alertmanager left alerts out (ingest.LeftOutResolve).
+func leftOutResolve(e store.Entry) bool {
+	return e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve)
 }
 
 // firingTakenDetail is the detail of the FiringTaken entry of a firing
@@ -463,12 +528,20 @@ func (s *Service) leftOutResolveAndPageAfter(ctx context.Context, id string, sin
 	// acknowledged was resolved and they were paged again for the
 	// outage they were working
 	// (TestGroupFlappingWithinAMinuteOfItsFiringTakenStaysARepeat).
+	//
+	// An entry of a firing whose start was not known (firingTakenUnknown)
+	// is told by its time alone: noted at most startSkew before this
+	// firing started, or after, it is this firing's (the group came cut
+	// while it fired), and another's otherwise.
 	own := ""
+	mine := func(e store.Entry) bool {
+		return e.Detail == own || (e.Detail == firingTakenUnknown && !e.At.Add(startSkew).Before(started))
+	}
 	after := -1 // the index of the last entry of another firing taken, -1 for none
 	if !started.IsZero() {
 		own = firingTakenDetail(started)
 		for i, e := range tl {
-			if e.Type == FiringTaken && e.Detail != own {
+			if e.Type == FiringTaken && !mine(e) {
 				after = i
 			}
 		}
@@ -486,7 +559,7 @@ func (s *Service) leftOutResolveAndPageAfter(ctx context.Context, id string, sin
 	ownAt := len(tl) // the index of this firing's first own entry
 	if own != "" {
 		for i, e := range tl {
-			if e.Type == FiringTaken && e.Detail == own {
+			if e.Type == FiringTaken && mine(e) {
 				ownAt = i
 				break
 			}
@@ -495,7 +568,7 @@ func (s *Service) leftOutResolveAndPageAfter(ctx context.Context, id string, sin
 	var unreached map[int]bool      // pages a provider reported did not arrive
 	var reported map[[2]string]bool // the people and channels of those reports, each matched once
 	for i, e := range tl {
-		if e.Type == "resolve_withheld" && strings.HasPrefix(e.Detail, ingest.LeftOutResolve) && withheld.IsZero() && i < ownAt &&
+		if leftOutResolve(e) && withheld.IsZero() && i < ownAt &&
 			((after >= 0 && i > after) || (after < 0 && e.At.After(since))) {
 			withheld = e.At
 		}
@@ -522,7 +595,7 @@ func (s *Service) leftOutResolveAndPageAfter(ctx context.Context, id string, sin
 		if reached || e.Type == string(policy.ActionAck) {
 			pagedAfter = pagedAfter || taken
 		}
-		taken = taken || (e.Type == FiringTaken && (!e.At.Add(startSkew).Before(started) || e.Detail == own))
+		taken = taken || (e.Type == FiringTaken && (!e.At.Add(startSkew).Before(started) || mine(e)))
 	}
 	return withheld, from, pagedAfter, nil
 }

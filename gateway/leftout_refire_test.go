@@ -1199,3 +1199,36 @@ func TestGroupFiringAnewFirstSentTruncatedWhileItsIncidentPagedStaysARepeat(t *t
 		}
 	}
 }
+
+// TestGroupFiringAnewAcknowledgedBeforeItsFirstNotificationPages: clocks
+// in step. The group's resolve was withheld and its incident's ladder ran
+// out, nobody acknowledging. Hours later the group fires anew (b); before
+// its first notification reaches pagerd (group_wait past a minute, or a
+// delivery Alertmanager retried), ann acknowledges the old incident, a
+// minute and a half after b started. Her acknowledgement was about the
+// outage the incident paged for, not b, which pagerd had not heard of: as
+// a page sent before the taking, it told nobody of b. Read by its time
+// (after b's start), it held b, and b's every notification was a repeat
+// of the acknowledged incident: the new outage paged nobody.
+func TestGroupFiringAnewAcknowledgedBeforeItsFirstNotificationPages(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+			id, _ := withheldGroup(t, h, a)
+			h.runUntil(t0.Add(2 * time.Hour))
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			start := t0.Add(3 * time.Hour)
+			h.clock.Set(start.Add(90 * time.Second))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+			// b's first notification, two minutes after it started.
+			wantFiredAnewAt(t, h, id, start.Add(2*time.Minute), amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start}),
+				"b fired anew and was first notified after ann acknowledged the old incident")
+		})
+	}
+}

@@ -226,18 +226,18 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// read as the group firing anew while the acknowledged alerts fire
 	// on, silenced.
 	//
-	// An incident acknowledged after the alert started (by startSkew:
-	// the start is on the sender's clock) holds this firing: it was
-	// repeated while the incident still paged (an incident paging takes
-	// every firing), and the person on call acknowledged it while it
-	// fired. Resolved at the next notification of that firing, it paged
-	// them a second time for the outage they were working. The latest
-	// acknowledgement tells, not the first, which a reopen (an
-	// escalation, a priority raise) keeps for the time to acknowledge:
-	// the person paged after the reopen acknowledged the firing too.
+	// An acknowledgement holds this firing as a page does: after the
+	// incident took it, in the timeline's order
+	// (leftOutResolveAndPageAfter), not after its start by the times.
+	// One made after the start but before the firing's first
+	// notification (group_wait past a minute, or a delivery Alertmanager
+	// retried) was about what the incident paged for then, pagerd not
+	// knowing of the firing: read by its time, it held the firing, and
+	// the new outage paged nobody
+	// (TestGroupFiringAnewAcknowledgedBeforeItsFirstNotificationPages).
 	quiet := func(inc *store.Incident) bool {
 		return inc.Open() && (inc.State.Status == policy.StatusAcknowledged || len(inc.State.Pending) == 0) &&
-			(a.WithheldIn != "" || len(inc.SilencedAt) == 0) && !lastAcknowledged(&inc.State).After(a.FirstStart.Add(startSkew))
+			(a.WithheldIn != "" || len(inc.SilencedAt) == 0)
 	}
 	if a.FirstStart.IsZero() || inc == nil || !quiet(inc) || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
 		return false, nil
@@ -324,7 +324,12 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	if !endedAt(withheld) {
 		return false, nil
 	}
-	kept, err := s.resolveUnless(ctx, inc, a.Actor, func(cur *store.Incident) bool { return !quiet(cur) })
+	acked := lastAcknowledged(&inc.State)
+	kept, err := s.resolveUnless(ctx, inc, a.Actor, func(cur *store.Incident) bool {
+		// An acknowledgement since the timeline was read holds the
+		// firing: it came after the taking.
+		return !quiet(cur) || !lastAcknowledged(&cur.State).Equal(acked)
+	})
 	if isResolved(err) {
 		return true, nil
 	}
@@ -587,11 +592,13 @@ func (s *Service) leftOutResolveAndPageAfter(ctx context.Context, id string, sin
 	for i, e := range tl {
 		reached := MayHavePaged(e) && !unreached[i]
 		// An acknowledgement after the taking holds the firing as a
-		// page does: someone acknowledged it while it fired. Its time,
-		// a minute or less after the start (or before it, the start
-		// read ahead), did not (lastAcknowledged), and the next
+		// page does: someone acknowledged it while it fired, whatever
+		// its time says against the start (a minute or less after it,
+		// or before it, the start read ahead), and the next
 		// notification resolved the incident and paged them again
 		// (TestGroupFiringStartedAheadAcknowledgedAfterItsTakingStaysARepeat).
+		// One before the taking, though after the start, does not
+		// (endIfGroupEnded).
 		if reached || e.Type == string(policy.ActionAck) {
 			pagedAfter = pagedAfter || taken
 		}

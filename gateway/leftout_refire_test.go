@@ -1232,3 +1232,44 @@ func TestGroupFiringAnewAcknowledgedBeforeItsFirstNotificationPages(t *testing.T
 		})
 	}
 }
+
+// TestGroupFiringAnewTurnedOverWhileItsLadderReachedNobodyPages: as
+// TestGroupFiringAnewWhileItsLadderReachedNobodyPages (clocks in step,
+// the secondary level has nobody on call), but the group's alerts turned
+// over while the incident still paged: b fired anew at 6m and was taken
+// at 7m (firing_taken), b2 joined at 9m and b resolved at 10m, both sent
+// before the escalation at 15m, which reached nobody. The next
+// notification (repeat_interval) holds b2 alone: b's entry, another
+// firing's, bounded the resolve withheld before it though nobody had been
+// told of b since, so the group's end went unread, and the outage that
+// began at 6m paged nobody, at that notification or any after.
+func TestGroupFiringAnewTurnedOverWhileItsLadderReachedNobodyPages(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(secondaryInOfficeHours()))
+			t0 := fixedNow
+			a, b, b2 := lbl("X", "critical", "a"), lbl("X", "critical", "b"), lbl("X", "critical", "b2")
+			id, _ := withheldGroup(t, h, a)
+			bStart, b2Start := t0.Add(6*time.Minute), t0.Add(9*time.Minute)
+			h.runUntil(t0.Add(7 * time.Minute))
+			h.am(amKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: bStart}))
+			h.runUntil(t0.Add(11 * time.Minute))
+			h.am(amKey, amBody("firing", "g", 0, amAlert{st: "resolved", labels: b, starts: bStart, ends: t0.Add(10 * time.Minute)},
+				amAlert{st: "firing", labels: b2, starts: b2Start}))
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil {
+				t.Fatalf("after the turnover, sent while the incident pages: %s (next step %v), want triggered and paging (a repeat)", v.Status, v.NextStepAt)
+			}
+			h.runUntil(t0.Add(2 * time.Hour))
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			for _, e := range timeline(h, id) {
+				if e.Type == "notify" && e.At.After(bStart) {
+					t.Fatalf("the ladder paged %s on %s at %s, after b started: the test wants it to reach nobody", e.User, e.Channel, e.At)
+				}
+			}
+			wantFiredAnewAt(t, h, id, t0.Add(4*time.Hour+11*time.Minute), amBody("firing", "g", 0, amAlert{st: "firing", labels: b2, starts: b2Start}),
+				"the group fired anew, turned over, and its ladder reached nobody since")
+		})
+	}
+}

@@ -493,7 +493,8 @@ func lastAcknowledged(st *policy.Incident) time.Time {
 // (TestGroupFiringAnewAfterALastPageStampedAheadPages).
 //
 // When the incident took another firing as a repeat (FiringTaken, an
-// entry naming another start than started, whatever its time), withheld
+// entry naming another start than started, whatever its time) and
+// someone was told of it (a page or an acknowledgement after it), withheld
 // is the first resolve withheld after the last such entry in the
 // timeline's order, and from is that entry's time (since when later, or
 // zero): the group fired again then, so a resolve withheld before it says
@@ -542,12 +543,42 @@ func (s *Service) leftOutResolveAndPageAfter(ctx context.Context, id string, sin
 	mine := func(e store.Entry) bool {
 		return e.Detail == own || (e.Detail == firingTakenUnknown && !e.At.Add(startSkew).Before(started))
 	}
-	after := -1 // the index of the last entry of another firing taken, -1 for none
 	if !started.IsZero() {
 		own = firingTakenDetail(started)
+	}
+	var unreached map[int]bool      // pages a provider reported did not arrive
+	var reported map[[2]string]bool // the people and channels of those reports, each matched once
+	for _, e := range tl {
+		if own != "" && e.Type == DeliveryFailed && !reported[[2]string{e.User, e.Channel}] {
+			if unreached == nil {
+				unreached, reported = map[int]bool{}, map[[2]string]bool{}
+			}
+			reported[[2]string{e.User, e.Channel}] = true
+			maps.Copy(unreached, undeliveredPages(tl, e.User, e.Channel))
+		}
+	}
+	// told: a page that reached someone, or may have, or an
+	// acknowledgement: after a firing's taking, someone was told of it.
+	told := func(i int, e store.Entry) bool {
+		return (MayHavePaged(e) && !unreached[i]) || e.Type == string(policy.ActionAck)
+	}
+	// Another firing's entry bounds the resolve withheld before it only
+	// once someone was told of that firing (a page or an acknowledgement
+	// after it): taken while the incident paged, its ladder then reaching
+	// nobody, it was an outage after the group's end that nobody had
+	// heard of, and when the group's alerts turned over meanwhile (the
+	// notification's first start another firing's), the end before it
+	// went unread and the outage paged nobody
+	// (TestGroupFiringAnewTurnedOverWhileItsLadderReachedNobodyPages).
+	after := -1 // the index of the last entry of another firing taken and told of, -1 for none
+	if own != "" {
+		last := -1 // the last entry of another firing so far
 		for i, e := range tl {
 			if e.Type == FiringTaken && !mine(e) {
-				after = i
+				last = i
+			}
+			if last >= 0 && told(i, e) {
+				after = last
 			}
 		}
 	}
@@ -570,19 +601,11 @@ func (s *Service) leftOutResolveAndPageAfter(ctx context.Context, id string, sin
 			}
 		}
 	}
-	var unreached map[int]bool      // pages a provider reported did not arrive
-	var reported map[[2]string]bool // the people and channels of those reports, each matched once
 	for i, e := range tl {
 		if leftOutResolve(e) && withheld.IsZero() && i < ownAt &&
 			((after >= 0 && i > after) || (after < 0 && e.At.After(since))) {
 			withheld = e.At
-		}
-		if own != "" && e.Type == DeliveryFailed && !reported[[2]string{e.User, e.Channel}] {
-			if unreached == nil {
-				unreached, reported = map[int]bool{}, map[[2]string]bool{}
-			}
-			reported[[2]string{e.User, e.Channel}] = true
-			maps.Copy(unreached, undeliveredPages(tl, e.User, e.Channel))
+			break
 		}
 	}
 	if own == "" {
@@ -590,7 +613,6 @@ func (s *Service) leftOutResolveAndPageAfter(ctx context.Context, id string, sin
 	}
 	taken := false // the firing's taking (its own entry, whatever its time, among them), read so far
 	for i, e := range tl {
-		reached := MayHavePaged(e) && !unreached[i]
 		// An acknowledgement after the taking holds the firing as a
 		// page does: someone acknowledged it while it fired, whatever
 		// its time says against the start (a minute or less after it,
@@ -599,7 +621,7 @@ func (s *Service) leftOutResolveAndPageAfter(ctx context.Context, id string, sin
 		// (TestGroupFiringStartedAheadAcknowledgedAfterItsTakingStaysARepeat).
 		// One before the taking, though after the start, does not
 		// (endIfGroupEnded).
-		if reached || e.Type == string(policy.ActionAck) {
+		if told(i, e) {
 			pagedAfter = pagedAfter || taken
 		}
 		taken = taken || (e.Type == FiringTaken && (!e.At.Add(startSkew).Before(started) || mine(e)))

@@ -1273,3 +1273,32 @@ func TestGroupFiringAnewTurnedOverWhileItsLadderReachedNobodyPages(t *testing.T)
 		})
 	}
 }
+
+// TestGroupFiringAnewAfterACutNotificationOfItsOldAlertsPages: clocks in
+// step. The group's resolve was withheld at 2m while its incident paged;
+// a minute later a firing notification of the group's old alerts came cut
+// (max_alerts: the other Alertmanager of a cluster sending what it had not
+// yet seen resolved, or the alerts left out of the resolve). The incident
+// took it and paged on; its ladder ran out. Hours later the group fired
+// anew (b), sent whole: every alert the cut notification kept had started
+// before the withheld resolve, so it told nothing of a firing after it,
+// and must not bound it: b pages.
+func TestGroupFiringAnewAfterACutNotificationOfItsOldAlertsPages(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+			id, _ := withheldGroup(t, h, a)
+			h.runUntil(t0.Add(3 * time.Minute))
+			h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
+			h.runUntil(t0.Add(2 * time.Hour))
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			start := t0.Add(3 * time.Hour)
+			wantFiredAnewAt(t, h, id, start.Add(time.Minute), amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start}),
+				"b fired anew after a cut notification of the group's old alerts")
+		})
+	}
+}

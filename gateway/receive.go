@@ -830,7 +830,10 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 	}
 	a := incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
 		Actor: "alertmanager", Labels: g.Labels, LabelsIncomplete: g.LabelsIncomplete, Titles: g.Titles, Summary: g.Summary,
-		Details: g.Details, FirstStart: g.FirstStart, StartUnknown: !byFingerprint && g.FirstStart.IsZero()}
+		Details: g.Details, FirstStart: g.FirstStart}
+	if !byFingerprint && g.FirstStart.IsZero() {
+		a.CutLastStart = msg.LastFiringStart()
+	}
 	if byFingerprint {
 		// The group's withheld resolve is in its overflow incident's
 		// timeline.

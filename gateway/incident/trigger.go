@@ -45,11 +45,13 @@ type Alert struct {
 	// left alerts out, all of whose alerts started after that, is the
 	// group, or the alert, firing anew (endIfGroupEnded).
 	FirstStart time.Time
-	// StartUnknown, in group mode, says the notification did not come
-	// whole (Alertmanager left alerts out, or they did not say when they
-	// started), so FirstStart is zero: a firing the incident takes then
-	// is noted with no start (noteFiringTaken).
-	StartUnknown bool
+	// CutLastStart, in group mode, for a notification that did not come
+	// whole (Alertmanager left alerts out, or not every alert said when
+	// it started: FirstStart zero), is when the last of the firing alerts
+	// it kept started (zero when none says): a firing the incident takes
+	// then is noted with no start when that is after the group's withheld
+	// resolve (noteFiringTaken).
+	CutLastStart time.Time
 	// WithheldIn is the dedup key of the incident whose timeline holds
 	// the group's withheld resolve, when it is not the alert's own: in
 	// fingerprint mode, the group's overflow incident, which holds the
@@ -377,8 +379,8 @@ const FiringTaken = "firing_taken"
 // after a resolve withheld before it, and paged the people working it
 // again (TestWithheldResolveAfterAFiringTakenOnASkewedReplica).
 //
-// A group that comes cut (StartUnknown: Alertmanager left alerts out)
-// says nothing of when it started, and was noted nowhere: a group that
+// A group that comes cut (Alertmanager left alerts out) says nothing of
+// when it started, and was noted nowhere: a group that
 // fired anew after its withheld resolve while its incident paged, cut at
 // every notification, was taken and paged for with no entry, and once it
 // came whole (the alerts left out resolved) the pages since held nothing,
@@ -386,15 +388,22 @@ const FiringTaken = "firing_taken"
 // outage they had been paged about
 // (TestGroupFiringAnewFirstSentTruncatedWhileItsIncidentPagedStaysARepeat).
 // Such a firing is noted with no start (firingTakenUnknown), once after
-// each resolve withheld because alerts were left out, and only then: it
-// matters only after such a resolve, which it may follow or bound.
+// each resolve withheld because alerts were left out, and only then (it
+// matters only after such a resolve, which it may follow or bound), and
+// only when an alert the notification kept started after that resolve
+// (by startSkew, CutLastStart): a cut notification of the group's old
+// alerts (the other Alertmanager of a cluster sending what it had not
+// seen resolved yet, or alerts the resolve left out) tells of no firing
+// after it, and, noted and paged after, it bounded the resolve, and the
+// group's new firing paged nobody
+// (TestGroupFiringAnewAfterACutNotificationOfItsOldAlertsPages).
 func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Alert, now time.Time) {
 	if inc == nil || !inc.Open() {
 		return
 	}
 	if a.FirstStart.IsZero() {
-		if a.StartUnknown {
-			s.noteFiringTakenUnknown(ctx, inc, now)
+		if !a.CutLastStart.IsZero() {
+			s.noteFiringTakenUnknown(ctx, inc, a.CutLastStart, now)
 		}
 		return
 	}
@@ -416,23 +425,24 @@ func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Al
 
 // noteFiringTakenUnknown records, best effort, that inc took a firing
 // whose start is not known, when a resolve withheld because Alertmanager
-// left alerts out is the timeline's latest such resolve and no firing was
-// taken since it (noteFiringTaken).
-func (s *Service) noteFiringTakenUnknown(ctx context.Context, inc *store.Incident, now time.Time) {
+// left alerts out is the timeline's latest such resolve, no firing was
+// taken since it, and an alert the notification kept started after it
+// (kept, by startSkew) (noteFiringTaken).
+func (s *Service) noteFiringTakenUnknown(ctx context.Context, inc *store.Incident, kept, now time.Time) {
 	tl, err := s.o.Store.Timeline(ctx, inc.ID)
 	if err != nil {
 		return // unread: a later notification of the firing notes it
 	}
-	since := false // a resolve withheld with no firing taken after it
+	var since time.Time // a resolve withheld with no firing taken after it
 	for _, e := range tl {
 		switch {
 		case e.Type == FiringTaken:
-			since = false
+			since = time.Time{}
 		case leftOutResolve(e):
-			since = true
+			since = e.At
 		}
 	}
-	if since {
+	if !since.IsZero() && kept.After(since.Add(startSkew)) {
 		s.noteTaken(ctx, inc.ID, store.Entry{At: now, Type: FiringTaken, Actor: "pagerd", Detail: firingTakenUnknown})
 	}
 }
@@ -445,7 +455,7 @@ func (s *Service) noteTaken(ctx context.Context, id string, e store.Entry) {
 }
 
 // firingTakenUnknown is the detail of the FiringTaken entry of a firing
-// whose start is not known (Alert.StartUnknown). Whose it is, is read from
+// whose start is not known (Alert.CutLastStart). Whose it is, is read from
 // its time alone: the firing of a start at most startSkew after it
 // (leftOutResolveAndPageAfter).
 const firingTakenUnknown = "a firing of the group, sent with alerts left out or not saying when they started (so when it started is not known), is taken as a repeat: the incident's pages from now on are for it too"

@@ -749,6 +749,19 @@ func (m *Message) WholeFirstStart() time.Time {
 	return first
 }
 
+// LastFiringStart is when the last of the message's firing alerts that say
+// when they started started: zero when none does. Of a message that left
+// alerts out, it says whether any alert it kept started after a time.
+func (m *Message) LastFiringStart() time.Time {
+	var last time.Time
+	for _, a := range m.Alerts {
+		if a.Status == StatusFiring && knownTime(a.StartsAt) && a.StartsAt.After(last) {
+			last = a.StartsAt
+		}
+	}
+	return last
+}
+
 // WithheldNext ends the timeline entry of a withheld resolve
 // (AlertGroup.ResolveUnsure) with what happens next: pagerd asks the
 // Alertmanager at url, when the service names one, or the incident waits

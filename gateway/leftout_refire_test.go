@@ -1302,3 +1302,41 @@ func TestGroupFiringAnewAfterACutNotificationOfItsOldAlertsPages(t *testing.T) {
 		})
 	}
 }
+
+// TestAlertFiringAnewAcknowledgedBeforeItsFirstNotificationPages: as
+// TestGroupFiringAnewAcknowledgedBeforeItsFirstNotificationPages, in
+// fingerprint mode: b's incident paged, nobody acknowledging, and the
+// group's resolve left b out (max_alerts), withheld on the overflow
+// incident. b fires anew at 3h; ann acknowledges b's old incident at
+// 3h1m30s, before b's first notification (3h2m) reached pagerd: b pages.
+func TestAlertFiringAnewAcknowledgedBeforeItsFirstNotificationPages(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h, _, a, b, c, bID := firingAAndB(t, open(t), false)
+			t0 := fixedNow
+			h.clock.Set(t0.Add(5 * time.Minute))
+			h.am(batchKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: c, starts: t0.Add(4 * time.Minute)}, amAlert{st: "firing", labels: a, starts: t0}))
+			if _, opened := overflowIncident(h); !opened {
+				t.Fatal("the overflow incident did not open for b, left out")
+			}
+			h.runUntil(t0.Add(time.Hour))
+			h.am(batchKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: c, starts: t0.Add(4 * time.Minute), ends: t0.Add(50 * time.Minute)},
+				amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(50 * time.Minute)}))
+			h.runUntil(t0.Add(2 * time.Hour))
+			if v := h.incident(bID); v.Status != "triggered" || v.NextStepAt != nil {
+				t.Fatalf("b's incident after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			start := t0.Add(3 * time.Hour)
+			h.clock.Set(start.Add(90 * time.Second))
+			if r := h.api("POST", "/api/v1/incidents/"+bID+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+			before := len(h.rec.lines(t0))
+			at := start.Add(2 * time.Minute)
+			h.clock.Set(at)
+			h.am(batchKey, amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start}))
+			h.runUntil(at.Add(time.Minute))
+			firedAnewOrRepeat(t, h, bID, h.rec.lines(t0)[before:], true, "")
+		})
+	}
+}

@@ -575,17 +575,7 @@ users:
 // and said the wait goes on.
 func TestRouteWithServerCountsRunTimeOverrides(t *testing.T) {
 	path := gapWithManagerRule(t)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/schedules/s/overrides" || r.Header.Get("Authorization") != "Bearer t" {
-			http.Error(w, "no", http.StatusNotFound)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"schedule":"s","overrides":[{"id":"ov-1","schedule":"s","tier":"office","user":"bob",`+
-			`"start":"2025-09-10T03:30:00Z","end":"2025-09-10T04:00:00Z","created_by":"api:ops","created_at":"2025-09-10T02:00:00Z"}]}`)
-	}))
-	defer srv.Close()
-	t.Setenv("PAGERD_API_TOKEN", "t")
+	srv := bobOnOfficeServer(t, "2025-09-10T03:30:00Z")
 	out, errOut, code := pagerd(t, "route", "--config", path, "--server", srv.URL, "--at", "2025-09-10T03:00:00Z", "severity=critical")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -665,17 +655,7 @@ func TestReadmeCommandsTableNamesEveryFlag(t *testing.T) {
 // only the file and showed the alert waiting for someone on call.
 func TestSimulateWithServerCountsRunTimeOverrides(t *testing.T) {
 	path := gapWithManagerRule(t)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/schedules/s/overrides" || r.Header.Get("Authorization") != "Bearer t" {
-			http.Error(w, "no", http.StatusNotFound)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"schedule":"s","overrides":[{"id":"ov-1","schedule":"s","tier":"office","user":"bob",`+
-			`"start":"2025-09-10T03:10:00Z","end":"2025-09-10T04:00:00Z","created_by":"api:ops","created_at":"2025-09-10T02:00:00Z"}]}`)
-	}))
-	defer srv.Close()
-	t.Setenv("PAGERD_API_TOKEN", "t")
+	srv := bobOnOfficeServer(t, "2025-09-10T03:10:00Z")
 	file, errOut, code := pagerd(t, "simulate", "--config", path, "--at", "2025-09-10T03:00:00Z", "--for", "20m", "severity=critical")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -693,4 +673,23 @@ func TestSimulateWithServerCountsRunTimeOverrides(t *testing.T) {
 			t.Fatalf("simulate --server:\n%s\nwant it to say:\n%s", out, want)
 		}
 	}
+}
+
+// bobOnOfficeServer is a pagerd whose API lists one override made at run
+// time, bob on schedule s's office tier from start until 04:00 on
+// 2025-09-10, to the token "t" (set as $PAGERD_API_TOKEN).
+func bobOnOfficeServer(t *testing.T, start string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/schedules/s/overrides" || r.Header.Get("Authorization") != "Bearer t" {
+			http.Error(w, "no", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"schedule":"s","overrides":[{"id":"ov-1","schedule":"s","tier":"office","user":"bob",`+
+			`"start":"`+start+`","end":"2025-09-10T04:00:00Z","created_by":"api:ops","created_at":"2025-09-10T02:00:00Z"}]}`)
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("PAGERD_API_TOKEN", "t")
+	return srv
 }

@@ -70,7 +70,8 @@ load: test-deps
 # Redis stopped (SIGSTOP) and Redis killed and restarted. It fails on a
 # missed page and on a duplicate no fault explains (docs/RELIABILITY.md).
 # PAGERD_SOAK_DURATION is per mode (default 2m), PAGERD_SOAK_MODE plain
-# (storm bundling off), storm, or both (the default), and PAGERD_SOAK_SEED
+# (storm bundling off), storm, or both (the default), or groups
+# (Alertmanager groups with max_alerts and flapping), and PAGERD_SOAK_SEED
 # replays the schedules of a run (it prints its seed); PAGERD_SOAK_RATE,
 # PAGERD_SOAK_REPLICAS and PAGERD_SOAK_BREAKER (breaker failures, 0: off).
 SOAK_TIMEOUT ?= 60m

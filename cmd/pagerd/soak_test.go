@@ -61,7 +61,9 @@ import (
 // at the start; PAGERD_SOAK_SEED replays it (the timing of the machine is
 // not replayed). PAGERD_SOAK_DURATION is how long alerts and faults go on
 // in each mode (default 2m); PAGERD_SOAK_MODE picks "plain" (storm bundling
-// off), "storm" (on: a 3 s window, 2 pages at once) or both (the default);
+// off), "storm" (on: a 3 s window, 2 pages at once) or both (the default),
+// or "groups" (Alertmanager groups of 2-4 alerts, max_alerts 2, flapping:
+// soak_groups_test.go says what it checks besides);
 // PAGERD_SOAK_RATE is alerts a second (default 1); PAGERD_SOAK_REPLICAS
 // (default 3); PAGERD_SOAK_BREAKER sets notifiers.breaker.failures (0: off). When a run fails it prints the incidents concerned (pages,
 // timeline, the replicas' log lines naming them) and keeps the replicas'
@@ -108,7 +110,7 @@ func soakKey(service int) string { return fmt.Sprintf("soak%028d", service) }
 
 // soakConfig is the config of one replica process: its pages go to
 // receiver/<proc>/<person>, so the receiver knows who sent each.
-func soakConfig(receiver, proc string, storm bool) string {
+func soakConfig(receiver, proc string, storm bool, amURL string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "server:\n  lease: %s\n  rate_limit: {per_second: 0}\n", soakLease)
 	fmt.Fprintf(&b, "api:\n  tokens: [{name: soak, token: %s}]\n", soakToken)
@@ -143,6 +145,9 @@ func soakConfig(receiver, proc string, storm bool) string {
 	b.WriteString("services:\n")
 	for i := range soakPeople {
 		fmt.Fprintf(&b, "  - name: svc%d\n    priority_scheme: P0-P3\n    escalation_policy: e%d\n    integrations: {alertmanager_key: %s}\n", i, i, soakKey(i))
+		if amURL != "" {
+			fmt.Fprintf(&b, "    alertmanager_url: %s\n", amURL)
+		}
 	}
 	return b.String()
 }
@@ -202,13 +207,18 @@ type soakProc struct {
 }
 
 type soak struct {
-	t      *testing.T
-	storm  bool
-	dir    string
-	bin    string
-	recv   string
-	redis  *redistest.Server
-	client *http.Client
+	t     *testing.T
+	storm bool
+	mode  string  // plain, storm, groups
+	am    *soakAM // the groups mode's Alertmanager
+	// groupsConfirm is, in the groups mode, how long after its answer
+	// each withheld resolve at a group's end was confirmed.
+	groupsConfirm []time.Duration
+	dir           string
+	bin           string
+	recv          string
+	redis         *redistest.Server
+	client        *http.Client
 
 	mu     sync.Mutex
 	slots  []*soakProc // nil while down
@@ -253,23 +263,30 @@ func TestSoak(t *testing.T) {
 	t.Logf("soak: seed %d (PAGERD_SOAK_SEED=%d replays the schedules), %v a mode, %g alerts/s, %d replicas, lease %v, breaker failures %s",
 		seed, seed, dur, rate, replicas, soakLease, soakEnv("PAGERD_SOAK_BREAKER", "5 (as shipped)"))
 	for _, mode := range modes {
-		if mode != "plain" && mode != "storm" {
-			t.Fatalf("PAGERD_SOAK_MODE: %q is not plain or storm", mode)
+		if mode != "plain" && mode != "storm" && mode != "groups" {
+			t.Fatalf("PAGERD_SOAK_MODE: %q is not plain, storm or groups", mode)
 		}
-		t.Run(mode, func(t *testing.T) { runSoak(t, mode == "storm", seed, dur, rate, replicas) })
+		t.Run(mode, func(t *testing.T) { runSoak(t, mode, seed, dur, rate, replicas) })
 	}
 }
 
-func runSoak(t *testing.T, storm bool, seed uint64, dur time.Duration, rate float64, replicas int) {
+func runSoak(t *testing.T, mode string, seed uint64, dur time.Duration, rate float64, replicas int) {
+	storm := mode == "storm"
 	dir, err := os.MkdirTemp("", "pagerd-soak-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &soak{t: t, storm: storm, dir: dir, bin: pagerdBinary(t),
+	s := &soak{t: t, storm: storm, mode: mode, dir: dir, bin: pagerdBinary(t),
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}}
 	rs := httptest.NewServer(http.HandlerFunc(s.receive))
 	defer rs.Close()
 	s.recv = rs.URL
+	if mode == "groups" {
+		s.am = newSoakAM()
+		ams := httptest.NewServer(s.am)
+		defer ams.Close()
+		s.am.url = ams.URL
+	}
 	s.redis = redistest.Start(t, redistest.WithAOF()) // appendfsync always
 	s.slots = make([]*soakProc, replicas)
 	s.gen = make([]int, replicas)
@@ -287,7 +304,11 @@ func runSoak(t *testing.T, storm bool, seed uint64, dur time.Duration, rate floa
 	// The schedules, all from the seed.
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var alerts []*soakAlert
-	for at, n := time.Duration(0), 0; ; n++ {
+	var groups []*soakGroup
+	if mode == "groups" {
+		groups = planGroups(rng, seed, dur, rate)
+	}
+	for at, n := time.Duration(0), 0; mode != "groups"; n++ {
 		at += time.Duration(rng.ExpFloat64() / rate * float64(time.Second))
 		if at >= dur {
 			break
@@ -359,6 +380,13 @@ func runSoak(t *testing.T, storm bool, seed uint64, dur time.Duration, rate floa
 			}
 		}()
 	}
+	for _, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.runGroup(g, start)
+		}()
+	}
 	faults.Wait()
 	wg.Wait()
 	// Everything up; then the quiet tail: the last alert's ladder (10 s)
@@ -380,8 +408,18 @@ func runSoak(t *testing.T, storm bool, seed uint64, dur time.Duration, rate floa
 			}
 		}
 	}
+	if mode == "groups" {
+		quiet = s.groupsQuiet(groups, quiet)
+	}
 	time.Sleep(time.Until(quiet))
-	s.check(alerts, seed, start)
+	if mode == "groups" {
+		var found []soakProblem
+		alerts, found = s.judgeGroups(groups, start)
+		s.check(alerts, seed, start, found)
+		s.groupsSummary(groups, seed)
+		return
+	}
+	s.check(alerts, seed, start, nil)
 }
 
 // receive is the far side of the webhook transport.
@@ -551,7 +589,11 @@ func (s *soak) startSlot(i int) error {
 	name := fmt.Sprintf("r%d.%d", i, s.gen[i])
 	s.mu.Unlock()
 	cfg := filepath.Join(s.dir, name+".yaml")
-	if err := os.WriteFile(cfg, []byte(soakConfig(s.recv, name, s.storm)), 0o600); err != nil {
+	amURL := ""
+	if s.am != nil {
+		amURL = s.am.url
+	}
+	if err := os.WriteFile(cfg, []byte(soakConfig(s.recv, name, s.storm, amURL)), 0o600); err != nil {
 		return err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -872,7 +914,7 @@ func (s *soak) explain(earlier []soakPage, later soakPage) string {
 	return ""
 }
 
-func (s *soak) check(alerts []*soakAlert, seed uint64, start time.Time) {
+func (s *soak) check(alerts []*soakAlert, seed uint64, start time.Time, found []soakProblem) {
 	t := s.t
 	s.mu.Lock()
 	pages := append([]soakPage(nil), s.pages...)
@@ -890,6 +932,9 @@ func (s *soak) check(alerts []*soakAlert, seed uint64, start time.Time) {
 	}
 	for _, e := range errs {
 		problem("", "harness: %s", e)
+	}
+	for _, p := range found {
+		problem(p.inc, "%s", p.text)
 	}
 
 	// The steps each incident should page, by (incident, user, channel).
@@ -1078,6 +1123,9 @@ func (s *soak) check(alerts []*soakAlert, seed uint64, start time.Time) {
 	if s.storm {
 		mode = fmt.Sprintf("storm (window %v, 2 at once)", soakStormWindow)
 	}
+	if s.mode == "groups" {
+		mode = fmt.Sprintf("groups (of 2-4 alerts, max_alerts %d, group_interval %v; an alert below is an incident)", soakMaxAlerts, soakGroupInterval)
+	}
 	t.Logf("soak %s, seed %d, ran %v: alerts %d (answered 2xx %d, not taken %d), acks/resolves %d taken, %d not; incidents %d; "+
 		"messages at the receiver %d (storm messages %d), steps paged %d of %d; faults %v; late p50 %v p99 %v max %v; "+
 		"pages recorded failed %d; duplicates explained %d, unexplained %d; sent and never recorded (sender killed) %d; missed %d; stopped before their (late) page %d; late beyond allowance %d; paged after ack/resolve %d (and %d by a replica stopped with it on its way); early %d; pages of unknown steps %d",
@@ -1109,7 +1157,7 @@ func (s *soak) check(alerts []*soakAlert, seed uint64, start time.Time) {
 		b.WriteString("  " + p + "\n")
 	}
 	t.Errorf("soak %s, seed %d (replay: PAGERD_SOAK_SEED=%d PAGERD_SOAK_MODE=%s): %d problems:\n%s\nfaults:\n%s",
-		mode, seed, seed, map[bool]string{false: "plain", true: "storm"}[s.storm], len(problems), b.String(), fl.String())
+		mode, seed, seed, s.mode, len(problems), b.String(), fl.String())
 	shown := 0
 	for id := range bad {
 		if shown++; shown > 10 {

@@ -40,7 +40,10 @@ import (
 // (GET /api/v2/alerts and /api/v2/status, soakAM) answers from the soak's
 // own truth, and every service names it as alertmanager_url, so a
 // withheld resolve is asked about (amresolve's Withheld job) as in
-// production.
+// production. With PAGERD_SOAK_AM_DOWN set, that API is down (503) 5-30 s
+// every 40-80 s (planAMOutages): a resolve withheld then is asked about
+// again a minute later, so flaps meanwhile land on the incident still
+// open, the path a prompt answer never takes.
 //
 // What pagerd must do (docs/CONFIG.md "Groups larger than max_alerts",
 // README "Limits per request"), and what the checker holds it to:
@@ -72,11 +75,11 @@ import (
 //     the timeline's resolve, since a confirmed one comes later).
 //
 // Not exercised: incident_key fingerprint (the overflow incident), a
-// group resolved by hand while it fires, Alertmanager down or restarted
-// (the fake is always up and started an hour ago), silence_on_acknowledge,
-// and pagerd's end-of-group reading of a firing a minute or more after a
-// withheld resolve (endIfGroupEnded's resolve branch: only its repeat
-// branch is reached).
+// group resolved by hand while it fires, Alertmanager just restarted (the
+// fake started an hour ago), silence_on_acknowledge, and pagerd's
+// end-of-group reading of a firing a minute or more after a withheld
+// resolve (endIfGroupEnded's resolve branch: only its repeat branch is
+// reached, with PAGERD_SOAK_AM_DOWN).
 
 const (
 	// soakMaxAlerts is the receiver's max_alerts.
@@ -147,6 +150,11 @@ type soakAM struct {
 	held   map[int][]*soakAMAlert // by group
 	asked  int
 	status int
+	// down: its API answers 503 (an outage, PAGERD_SOAK_AM_DOWN).
+	down    bool
+	refused int
+	// outages are the outages as they happened: start, end.
+	outages [][2]time.Time
 }
 
 func newSoakAM() *soakAM { return &soakAM{held: map[int][]*soakAMAlert{}} }
@@ -166,6 +174,11 @@ func soakFingerprint(group, instance int) string {
 func (am *soakAM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	am.mu.Lock()
 	defer am.mu.Unlock()
+	if am.down {
+		am.refused++
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	switch r.URL.Path {
 	case "/api/v2/status":
@@ -209,6 +222,45 @@ func (am *soakAM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// planAMOutages plans the fake Alertmanager's outages when
+// PAGERD_SOAK_AM_DOWN is set: one every 40-80 s, 5-30 s long, from their
+// own stream of the seed (the groups' schedule replays with or without).
+// A withheld resolve then cannot be confirmed, and pagerd asks again a
+// minute later (amresolve.RecheckEvery): a flap meanwhile repeats the
+// incident still open, and pages nobody (docs/CONFIG.md).
+func planAMOutages(seed uint64, dur time.Duration) [][2]time.Duration {
+	if soakEnv("PAGERD_SOAK_AM_DOWN", "") == "" {
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(seed, 2))
+	var out [][2]time.Duration
+	for at := time.Duration(0); ; {
+		at += time.Duration(40000+rng.IntN(40000)) * time.Millisecond
+		length := time.Duration(5000+rng.IntN(25000)) * time.Millisecond
+		if at+length >= dur {
+			return out
+		}
+		out = append(out, [2]time.Duration{at, length})
+		at += length
+	}
+}
+
+// runAMOutages takes the fake Alertmanager down as planned.
+func (s *soak) runAMOutages(plan [][2]time.Duration, start time.Time) {
+	for _, o := range plan {
+		time.Sleep(time.Until(start.Add(o[0])))
+		s.am.mu.Lock()
+		s.am.down = true
+		s.am.outages = append(s.am.outages, [2]time.Time{time.Now()})
+		s.am.mu.Unlock()
+		time.Sleep(o[1])
+		s.am.mu.Lock()
+		s.am.down = false
+		s.am.outages[len(s.am.outages)-1][1] = time.Now()
+		s.am.mu.Unlock()
+	}
 }
 
 // planGroups plans the groups from the seed: one starts every 2/rate s on
@@ -410,6 +462,15 @@ func (s *soak) groupsQuiet(groups []*soakGroup, quiet time.Time) time.Time {
 			}
 		}
 	}
+	// A question Alertmanager's outage refused is asked again a minute
+	// later.
+	s.am.mu.Lock()
+	defer s.am.mu.Unlock()
+	for _, o := range s.am.outages {
+		if until := o[1].Add(time.Minute + soakLease + soakSlack + 2*time.Second); until.After(quiet) {
+			quiet = until
+		}
+	}
 	return quiet
 }
 
@@ -599,10 +660,14 @@ func (s *soak) groupsSummary(groups []*soakGroup, seed uint64) {
 		}
 	}
 	s.am.mu.Lock()
-	asked, status := s.am.asked, s.am.status
+	asked, status, refused, outages := s.am.asked, s.am.status, s.am.refused, len(s.am.outages)
+	var down time.Duration
+	for _, o := range s.am.outages {
+		down += o[1].Sub(o[0])
+	}
 	s.am.mu.Unlock()
 	s.t.Logf("soak groups, seed %d: groups %d, episodes %d (flaps %d), notifications %d (firing after the first of an episode %d, with truncatedAlerts > 0 %d, resolved with alerts left out %d); "+
-		"acknowledgements taken %d, refused %d (the incident resolved first); Alertmanager asked for alerts %d times, for its status %d; withheld resolve to its confirmation p50 %v p99 %v max %v (%d)",
-		seed, len(groups), episodes, flaps, notes, repeats, truncatedNotes, withheldNotes, acks, acksRefused, asked, status,
+		"acknowledgements taken %d, refused %d (the incident resolved first); Alertmanager asked for alerts %d times, for its status %d, refused %d (%d outages, %v); withheld resolve to its confirmation p50 %v p99 %v max %v (%d)",
+		seed, len(groups), episodes, flaps, notes, repeats, truncatedNotes, withheldNotes, acks, acksRefused, asked, status, refused, outages, down.Round(time.Second),
 		soakPct(s.groupsConfirm, .5), soakPct(s.groupsConfirm, .99), soakPct(s.groupsConfirm, 1), len(s.groupsConfirm))
 }

@@ -387,6 +387,13 @@ func runSoak(t *testing.T, mode string, seed uint64, dur time.Duration, rate flo
 			s.runGroup(g, start)
 		}()
 	}
+	if mode == "groups" {
+		faults.Add(1)
+		go func() {
+			defer faults.Done()
+			s.runAMOutages(planAMOutages(seed, dur), start)
+		}()
+	}
 	faults.Wait()
 	wg.Wait()
 	// Everything up; then the quiet tail: the last alert's ladder (10 s)

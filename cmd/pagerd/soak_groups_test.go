@@ -635,11 +635,14 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 
 // groupsSummary logs what the groups sent.
 func (s *soak) groupsSummary(groups []*soakGroup, seed uint64) {
-	var episodes, notes, truncatedNotes, withheldNotes, repeats, acks, acksRefused, flaps int
+	var episodes, notes, truncatedNotes, withheldNotes, repeats, acks, acksRefused, flaps, flapRepeats int
 	for _, g := range groups {
 		episodes += len(g.episodes)
 		flaps += len(g.episodes) - 1
-		for _, ep := range g.episodes {
+		for ei, ep := range g.episodes {
+			if ei > 0 && ep.incident != "" && ep.incident == g.episodes[ei-1].incident {
+				flapRepeats++
+			}
 			if !ep.ackAnswer.IsZero() {
 				acks++
 			} else if ep.ackErr != "" {
@@ -666,8 +669,8 @@ func (s *soak) groupsSummary(groups []*soakGroup, seed uint64) {
 		down += o[1].Sub(o[0])
 	}
 	s.am.mu.Unlock()
-	s.t.Logf("soak groups, seed %d: groups %d, episodes %d (flaps %d), notifications %d (firing after the first of an episode %d, with truncatedAlerts > 0 %d, resolved with alerts left out %d); "+
+	s.t.Logf("soak groups, seed %d: groups %d, episodes %d (flaps %d, of which repeated the incident still open %d), notifications %d (firing after the first of an episode %d, with truncatedAlerts > 0 %d, resolved with alerts left out %d); "+
 		"acknowledgements taken %d, refused %d (the incident resolved first); Alertmanager asked for alerts %d times, for its status %d, refused %d (%d outages, %v); withheld resolve to its confirmation p50 %v p99 %v max %v (%d)",
-		seed, len(groups), episodes, flaps, notes, repeats, truncatedNotes, withheldNotes, acks, acksRefused, asked, status, refused, outages, down.Round(time.Second),
+		seed, len(groups), episodes, flaps, flapRepeats, notes, repeats, truncatedNotes, withheldNotes, acks, acksRefused, asked, status, refused, outages, down.Round(time.Second),
 		soakPct(s.groupsConfirm, .5), soakPct(s.groupsConfirm, .99), soakPct(s.groupsConfirm, 1), len(s.groupsConfirm))
 }

@@ -181,10 +181,15 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 			// Trigger opens the new firing's incident, which pages.
 			return gotID, out, errResolvedWhileRaised
 		}
-		s.noteFiringTaken(ctx, cur, a, now)
+		noteErr := s.noteFiringTaken(ctx, cur, a, now)
 		if err := s.releaseIfUncovered(ctx, cur, a, now); err != nil {
 			// Stored, as above: a retry releases it then.
 			return "", 0, fmt.Errorf("the repeat is stored, but its maintenance window could not release it: %w", store.PartlyStored(err))
+		}
+		if noteErr != nil {
+			// Stored, as above: the retry takes the firing again as a
+			// repeat, and notes it then.
+			return "", 0, fmt.Errorf("the repeat is stored, but its firing's taking could not be noted: %w", store.PartlyStored(noteErr))
 		}
 		outcome = "repeated"
 	} else {
@@ -358,7 +363,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 // again then, ended only by a resolve withheld after it (endIfGroupEnded).
 const FiringTaken = "firing_taken"
 
-// noteFiringTaken records, best effort, that inc took a's firing as a
+// noteFiringTaken records that inc took a's firing as a
 // repeat at now, when that firing started after inc opened (by
 // startSkew), as endIfGroupEnded reads it: a page holds a firing only
 // after the incident took it. Only a page after that told anyone of it:
@@ -368,7 +373,8 @@ const FiringTaken = "firing_taken"
 // delivery Alertmanager retried), and taking the firing as a repeat then
 // paged nobody for a new outage. Not noted, a later notification of the
 // firing reads as new when the group had ended, and pages: a second page,
-// never a missed one. Noted once for a firing: every repeat of it
+// never a missed one; so a note the store refused is an error, and the
+// notification is answered 503 and retried (noteTaken). Noted once for a firing: every repeat of it
 // (group_interval, repeat_interval) wrote another entry, and a long
 // incident's timeline grew by one each time; the first tells
 // (leftOutResolveAndPageAfter), and one noted already is found by a read
@@ -397,18 +403,18 @@ const FiringTaken = "firing_taken"
 // after it, and, noted and paged after, it bounded the resolve, and the
 // group's new firing paged nobody
 // (TestGroupFiringAnewAfterACutNotificationOfItsOldAlertsPages).
-func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Alert, now time.Time) {
+func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Alert, now time.Time) error {
 	if inc == nil || !inc.Open() {
-		return
+		return nil
 	}
 	if a.FirstStart.IsZero() {
 		if !a.CutLastStart.IsZero() {
-			s.noteFiringTakenUnknown(ctx, inc, a.CutLastStart, now)
+			return s.noteFiringTakenUnknown(ctx, inc, a.CutLastStart, now)
 		}
-		return
+		return nil
 	}
 	if !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) {
-		return
+		return nil
 	}
 	tl, _ := s.o.Store.Timeline(ctx, inc.ID) // unread: noted, as it may be already
 	detail := firingTakenDetail(a.FirstStart)
@@ -417,21 +423,22 @@ func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Al
 		// on a replica whose clock reads the start as to come, one that
 		// names it.
 		if e.Type == FiringTaken && (!e.At.Add(startSkew).Before(a.FirstStart) || e.Detail == detail) {
-			return
+			return nil
 		}
 	}
-	s.noteTaken(ctx, inc.ID, store.Entry{At: now, Type: FiringTaken, Actor: "pagerd", Detail: detail})
+	return s.noteTaken(ctx, inc.ID, store.Entry{At: now, Type: FiringTaken, Actor: "pagerd", Detail: detail})
 }
 
-// noteFiringTakenUnknown records, best effort, that inc took a firing
+// noteFiringTakenUnknown records that inc took a firing
 // whose start is not known, when a resolve withheld because Alertmanager
 // left alerts out is the timeline's latest such resolve, no firing was
 // taken since it, and an alert the notification kept started after it
 // (kept, by startSkew) (noteFiringTaken).
-func (s *Service) noteFiringTakenUnknown(ctx context.Context, inc *store.Incident, kept, now time.Time) {
+func (s *Service) noteFiringTakenUnknown(ctx context.Context, inc *store.Incident, kept, now time.Time) error {
 	tl, err := s.o.Store.Timeline(ctx, inc.ID)
 	if err != nil {
-		return // unread: a later notification of the firing notes it
+		// Unread: whether to note it is not known. The retry reads it.
+		return fmt.Errorf("read the timeline: %w", err)
 	}
 	var since time.Time // a resolve withheld with no firing taken after it
 	for _, e := range tl {
@@ -443,15 +450,24 @@ func (s *Service) noteFiringTakenUnknown(ctx context.Context, inc *store.Inciden
 		}
 	}
 	if !since.IsZero() && kept.After(since.Add(startSkew)) {
-		s.noteTaken(ctx, inc.ID, store.Entry{At: now, Type: FiringTaken, Actor: "pagerd", Detail: firingTakenUnknown})
+		return s.noteTaken(ctx, inc.ID, store.Entry{At: now, Type: FiringTaken, Actor: "pagerd", Detail: firingTakenUnknown})
 	}
+	return nil
 }
 
-// noteTaken notes e, a FiringTaken entry, on the incident id, best effort.
-func (s *Service) noteTaken(ctx context.Context, id string, e store.Entry) {
+// noteTaken notes e, a FiringTaken entry, on the incident id. Not best
+// effort: a firing taken with no entry holds none of the pages and
+// acknowledgements that follow, and its next notification (repeat_interval)
+// read as the group firing anew, resolved the incident and paged its
+// people again for the outage they were working. Refused, the
+// notification is answered 503 (stored in part): Alertmanager retries,
+// the retry takes the firing again as a repeat and notes it
+// (TestFiringTakenRefusedIsAnsweredRetry).
+func (s *Service) noteTaken(ctx context.Context, id string, e store.Entry) error {
 	if err := s.o.Store.Note(ctx, map[string][]store.Entry{id: {e}}); err != nil {
-		s.log.Warn("a firing taken as a repeat not noted in the timeline; its next notification may page again", "incident", id, "err", err)
+		return fmt.Errorf("note the firing taken as a repeat: %w", err)
 	}
+	return nil
 }
 
 // firingTakenUnknown is the detail of the FiringTaken entry of a firing

@@ -225,7 +225,29 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 // they are held to on pagerd's: a start is taken as after a time only by
 // startSkew, and a start more than that after now (a clock far ahead, or
 // an alert dated in the future) says nothing.
+//
+// An acknowledgement made between the decision's read and its resolve
+// keeps the incident open, and the decision is made again, once, on what
+// the incident holds then: made before the firing's taking, it was about
+// what the incident paged for, and does not hold the firing (as one
+// before the read does not), and kept open on it, the new outage was
+// taken as a repeat of the acknowledged incident and paged nobody until
+// its next notification (repeat_interval, 4 hours by default)
+// (TestGroupFiringAnewAcknowledgedWhileDecidedPagesAtOnce). Once: another
+// acknowledgement in that instant keeps it open, the firing paging at
+// its next notification.
 func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Alert, now time.Time) (bool, error) {
+	ended, kept, err := s.endIfGroupEndedOnce(ctx, inc, a, now)
+	if kept != nil {
+		ended, _, err = s.endIfGroupEndedOnce(ctx, kept, a, now)
+	}
+	return ended, err
+}
+
+// endIfGroupEndedOnce is endIfGroupEnded's decision, made once; kept is
+// the incident as read again when a write since the decision's read kept
+// it open.
+func (s *Service) endIfGroupEndedOnce(ctx context.Context, inc *store.Incident, a Alert, now time.Time) (ended bool, kept *store.Incident, err error) {
 	// In group mode a notification is the whole group only while no
 	// silence of the acknowledgement (silence_on_acknowledge) mutes
 	// some of it: Alertmanager leaves silenced alerts out without
@@ -247,7 +269,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 			(a.WithheldIn != "" || len(inc.SilencedAt) == 0)
 	}
 	if a.FirstStart.IsZero() || inc == nil || !quiet(inc) || !a.FirstStart.After(inc.CreatedAt.Add(startSkew)) || a.FirstStart.After(now.Add(startSkew)) {
-		return false, nil
+		return false, nil, nil
 	}
 	// A resolve withheld after the incident opened (and after it last
 	// took another firing, from), before the alert started: the group
@@ -309,39 +331,40 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	// (TestGroupFiringAnewTakenJustBeforeItsLastPageStaysARepeat).
 	withheld, from, pagedAfter, err := s.leftOutResolveAndPageAfter(ctx, inc.ID, time.Time{}, a.FirstStart)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	if from.Before(inc.CreatedAt) {
 		from = inc.CreatedAt // the overflow incident's resolves count from the incident's opening
 	}
 	if pagedAfter {
-		return false, nil
+		return false, nil, nil
 	}
 	if !endedAt(withheld) && a.WithheldIn != "" {
 		holder, err := s.o.Store.FindByDedup(ctx, inc.Service, a.WithheldIn)
 		if isNotFound(err) {
-			return false, nil
+			return false, nil, nil
 		} else if err != nil {
-			return false, err
+			return false, nil, err
 		}
 		if withheld, _, _, err = s.leftOutResolveAndPageAfter(ctx, holder.ID, from, time.Time{}); err != nil {
-			return false, err
+			return false, nil, err
 		}
 	}
 	if !endedAt(withheld) {
-		return false, nil
+		return false, nil, nil
 	}
 	acked := lastAcknowledged(&inc.State)
-	kept, err := s.resolveUnless(ctx, inc, a.Actor, func(cur *store.Incident) bool {
-		// An acknowledgement since the timeline was read holds the
-		// firing: it came after the taking.
+	kept, err = s.resolveUnless(ctx, inc, a.Actor, func(cur *store.Incident) bool {
+		// An acknowledgement since the timeline was read: whether it
+		// holds the firing (after its taking, in the timeline's
+		// order) is read again (endIfGroupEnded).
 		return !quiet(cur) || !lastAcknowledged(&cur.State).Equal(acked)
 	})
 	if isResolved(err) {
-		return true, nil
+		return true, nil, nil
 	}
 	if err != nil || kept != nil {
-		return false, err
+		return false, kept, err
 	}
 	detail := "Alertmanager sent the group (or, in fingerprint mode, the alert) firing again, every alert of it started after the resolve pagerd withheld at " +
 		withheld.UTC().Format(time.RFC3339) + " because Alertmanager had left alerts out of it: the group had ended, so this incident is resolved " +
@@ -353,7 +376,7 @@ func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Al
 	}
 	s.log.Info("a group whose resolve was withheld fired anew: its incident is resolved and a new one opened", "incident", inc.ID,
 		"service", inc.Service, "withheld_at", withheld)
-	return true, nil
+	return true, nil, nil
 }
 
 // FiringTaken is the timeline entry of a repeat that an open incident

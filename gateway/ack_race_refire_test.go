@@ -1,0 +1,81 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// timelineHookStore runs hook, once, after the next read of incident id's
+// timeline: a write another request makes between the decision's read and
+// what it does on it.
+type timelineHookStore struct {
+	store.Store
+	mu   sync.Mutex
+	id   string
+	hook func()
+}
+
+func (s *timelineHookStore) arm(id string, hook func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.id, s.hook = id, hook
+}
+
+func (s *timelineHookStore) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
+	tl, err := s.Store.Timeline(ctx, id)
+	s.mu.Lock()
+	hook := s.hook
+	if id != s.id {
+		hook = nil
+	}
+	if hook != nil {
+		s.hook = nil
+	}
+	s.mu.Unlock()
+	if hook != nil {
+
+		hook()
+	}
+	return tl, err
+}
+
+// TestGroupFiringAnewAcknowledgedWhileDecidedPagesAtOnce: clocks in step.
+// The group's resolve was withheld and its incident's ladder ran out,
+// nobody acknowledging. Hours later the group fires anew (b); while pagerd
+// decides on b's first notification (the timeline read, the resolve not
+// yet written), ann acknowledges the old incident: about the outage it
+// paged for, not b, which pagerd had not taken yet (as
+// TestGroupFiringAnewAcknowledgedBeforeItsFirstNotificationPages). The
+// acknowledgement, newer than the read, kept the incident open, the
+// firing was taken as a repeat of it, and b paged nobody until its next
+// notification (repeat_interval, 4 hours). Decided again on what the
+// incident now holds, b pages at once.
+func TestGroupFiringAnewAcknowledgedWhileDecidedPagesAtOnce(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			hs := &timelineHookStore{Store: open(t)}
+			h := newHarness(t, withStore(hs), withConfig(noStorm))
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+			id, _ := withheldGroup(t, h, a)
+			h.runUntil(t0.Add(2 * time.Hour))
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			start := t0.Add(3 * time.Hour)
+			acked := 0
+			hs.arm(id, func() {
+				acked = h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`).code
+			})
+			wantFiredAnewAt(t, h, id, start.Add(time.Minute), amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start}),
+				"b fired anew, ann acknowledging the old incident while its first notification was decided")
+			if acked != 200 {
+				t.Fatalf("the acknowledgement during the decision answered %d: the test wants it made", acked)
+			}
+		})
+	}
+}

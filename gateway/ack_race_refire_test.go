@@ -79,3 +79,57 @@ func TestGroupFiringAnewAcknowledgedWhileDecidedPagesAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupFiringAnewEscalatedWhileDecidedIsNotedTaken: as
+// TestGroupFiringAnewAcknowledgedWhileDecidedPagesAtOnce, but between the
+// decision's read and its resolve ann escalates the old incident, which
+// pages again: kept open (it pages: b, taken as a repeat, is paged for),
+// b's taking went unnoted, as the resolve the store turned down had been
+// applied to the incident the repeat went on with (resolved, in memory),
+// so the pages after it held nothing, and once the ladder ran out, b's
+// next notification (repeat_interval) resolved the incident and paged
+// its people again for the outage they had been paged about.
+func TestGroupFiringAnewEscalatedWhileDecidedIsNotedTaken(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			hs := &timelineHookStore{Store: open(t)}
+			h := newHarness(t, withStore(hs), withConfig(noStorm))
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+			id, _ := withheldGroup(t, h, a)
+			h.runUntil(t0.Add(2 * time.Hour))
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			start := t0.Add(3 * time.Hour)
+			escalated := 0
+			hs.arm(id, func() {
+				escalated = h.api("POST", "/api/v1/incidents/"+id+"/escalate", `{"user":"ann"}`).code
+			})
+			firing := amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start})
+			h.clock.Set(start.Add(time.Minute))
+			h.am(amKey, firing)
+			if escalated != 200 {
+				t.Fatalf("the escalation during the decision answered %d: the test wants it made", escalated)
+			}
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil {
+				t.Fatalf("after b's first notification, escalated meanwhile: %s (next step %v), want triggered and paging: %s", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			h.runUntil(start.Add(2 * time.Hour))
+			v := h.incident(id)
+			paged := false
+			for _, e := range v.Timeline {
+				paged = paged || (e.Type == "notify" && e.At.After(start.Add(time.Minute)))
+			}
+			if !paged || v.NextStepAt != nil {
+				t.Fatalf("after the escalation: paged %v, next step %v; the test wants pages for b, then the ladder over: %s", paged, v.NextStepAt, timelineTypes(v))
+			}
+			before := len(h.rec.lines(t0))
+			at := start.Add(4 * time.Hour)
+			h.clock.Set(at)
+			h.am(amKey, firing)
+			h.runUntil(at.Add(time.Minute))
+			firedAnewOrRepeat(t, h, id, h.rec.lines(t0)[before:], false, "triggered")
+		})
+	}
+}

@@ -172,7 +172,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 			// retry lands on the same incident and raises it then.
 			return "", 0, fmt.Errorf("the repeat is stored, but its priority could not be raised: %w", store.PartlyStored(err))
 		}
-		ended, err := s.endIfGroupEnded(ctx, cur, a, now)
+		ended, cur, err := s.endIfGroupEnded(ctx, cur, a, now)
 		if err != nil {
 			// Stored, as above: a retry finds the group ended then.
 			return "", 0, fmt.Errorf("the repeat is stored, but the incident of the group that had ended could not be resolved: %w", store.PartlyStored(err))
@@ -236,12 +236,23 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 // (TestGroupFiringAnewAcknowledgedWhileDecidedPagesAtOnce). Once: another
 // acknowledgement in that instant keeps it open, the firing paging at
 // its next notification.
-func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Alert, now time.Time) (bool, error) {
+//
+// Not resolved, it returns the incident as last read, for the repeat to
+// go on with: inc is not, once a resolve was tried on it and turned down
+// (the store's version moved on), as the resolve was applied to it, and
+// the repeat, going on with an incident resolved in memory, noted no
+// firing_taken, so the pages after it held nothing, and the firing's
+// next notification paged its people again
+// (TestGroupFiringAnewEscalatedWhileDecidedIsNotedTaken).
+func (s *Service) endIfGroupEnded(ctx context.Context, inc *store.Incident, a Alert, now time.Time) (bool, *store.Incident, error) {
 	ended, kept, err := s.endIfGroupEndedOnce(ctx, inc, a, now)
 	if kept != nil {
-		ended, _, err = s.endIfGroupEndedOnce(ctx, kept, a, now)
+		inc = kept
+		if ended, kept, err = s.endIfGroupEndedOnce(ctx, inc, a, now); kept != nil {
+			inc = kept
+		}
 	}
-	return ended, err
+	return ended, inc, err
 }
 
 // endIfGroupEndedOnce is endIfGroupEnded's decision, made once; kept is

@@ -133,3 +133,40 @@ func TestGroupFiringAnewEscalatedWhileDecidedIsNotedTaken(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupFiringAnewCutWhileItsLadderWasOverPagesOnceWhole: clocks in
+// step. The group's resolve was withheld (max_alerts) and its incident's
+// ladder ran out, nobody acknowledging. Hours later the group fires anew
+// (b1 and b2, at 3h), its first notification cut (b2 left out): a repeat
+// that pages nobody, as every cut notification is, noted with no start.
+// Half an hour later ann acknowledges the old incident, which had paged
+// nobody about b. Once b2 resolved, b1's notification comes whole: the
+// acknowledgement, after the no-start entry, held the firing as if the
+// entry's taking had told someone of it, and the new outage paged
+// nobody, at that notification or any after. A firing taken while the
+// incident paged nobody (its ladder over, unacknowledged) tells nobody,
+// and noted, an acknowledgement of the old outage after it read as one
+// of the new: it pages once it comes whole.
+func TestGroupFiringAnewCutWhileItsLadderWasOverPagesOnceWhole(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b1")
+			id, _ := withheldGroup(t, h, a)
+			h.runUntil(t0.Add(2 * time.Hour))
+			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
+			}
+			start := t0.Add(3 * time.Hour)
+			h.clock.Set(start.Add(time.Minute))
+			h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: b, starts: start}))
+			h.runUntil(start.Add(30 * time.Minute))
+			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+				t.Fatalf("acknowledge: %d %s", r.code, r.body)
+			}
+			wantFiredAnewAt(t, h, id, start.Add(40*time.Minute), amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start}),
+				"b fired anew, first sent cut while the incident paged nobody, then acknowledged")
+		})
+	}
+}

@@ -442,7 +442,7 @@ func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Al
 		return nil
 	}
 	if a.FirstStart.IsZero() {
-		if !a.CutLastStart.IsZero() {
+		if !a.CutLastStart.IsZero() && !ladderOver(inc) {
 			return s.noteFiringTakenUnknown(ctx, inc, a.CutLastStart, now)
 		}
 		return nil
@@ -461,6 +461,21 @@ func (s *Service) noteFiringTaken(ctx context.Context, inc *store.Incident, a Al
 		}
 	}
 	return s.noteTaken(ctx, inc.ID, store.Entry{At: now, Type: FiringTaken, Actor: "pagerd", Detail: detail})
+}
+
+// ladderOver says inc pages nobody and nobody took it on: triggered, its
+// ladder over (nothing pending), held by no maintenance window. A firing
+// of its group that came cut then was taken as a repeat with no decision
+// (no start known) and told nobody: noted with no start, an
+// acknowledgement of the old outage after it (someone reading the
+// incident, which had paged nobody about the new firing) read as one of
+// the new, and once the group came whole, the new outage paged nobody
+// (TestGroupFiringAnewCutWhileItsLadderWasOverPagesOnceWhole). Not
+// noted, the whole notification reads the withheld resolve as the
+// group's end, and pages. A later cut notification that raises the
+// incident (its pages pending then) notes it.
+func ladderOver(inc *store.Incident) bool {
+	return inc.State.Status == policy.StatusTriggered && len(inc.State.Pending) == 0 && inc.State.Maintenance == nil
 }
 
 // noteFiringTakenUnknown records that inc took a firing

@@ -486,10 +486,7 @@ func TestAlertFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck(t *testing.T)
 							t.Fatalf("b's incident after b's new firing, sent while it pages: %s (next step %v), want triggered and paging (a repeat)", v.Status, v.NextStepAt)
 						}
 					}
-					h.runUntil(lastPage.Add(time.Minute))
-					if v := h.incident(bID); v.Status != "triggered" || v.NextStepAt != nil {
-						t.Fatalf("b's incident after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-					}
+					wantLadderOver(t, h, bID, lastPage.Add(time.Minute))
 					before := len(h.rec.lines(t0))
 					at := w.Add(4 * time.Hour) // repeat_interval: the same firing, or its first notification
 					if !sent.Before(lastPage) {
@@ -724,10 +721,7 @@ func TestGroupFiringAnewWhileItsIncidentPagedStaysARepeatWithNoAck(t *testing.T)
 						}
 						at = start.Add(4 * time.Hour) // repeat_interval: the same firing again
 					}
-					h.runUntil(t0.Add(2 * time.Hour))
-					if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-						t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-					}
+					wantLadderOver(t, h, id, t0.Add(2*time.Hour))
 					before := len(h.rec.lines(t0))
 					h.clock.Set(at)
 					h.am(amKey, newFiring)
@@ -782,15 +776,8 @@ func TestGroupFiringAnewWhileItsLadderReachedNobodyPages(t *testing.T) {
 					if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil {
 						t.Fatalf("after b's firing, sent while the incident pages: %s (next step %v), want triggered and paging (a repeat)", v.Status, v.NextStepAt)
 					}
-					h.runUntil(t0.Add(2 * time.Hour))
-					if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-						t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-					}
-					for _, e := range timeline(h, id) {
-						if e.Type == "notify" && e.At.After(start) {
-							t.Fatalf("the ladder paged %s on %s at %s, after b started: the test wants it to reach nobody", e.User, e.Channel, e.At)
-						}
-					}
+					wantLadderOver(t, h, id, t0.Add(2*time.Hour))
+					wantNoPageAfter(t, h, id, start)
 					// repeat_interval: the same firing again
 					wantFiredAnewAt(t, h, id, start.Add(4*time.Hour), newFiring, "the group fired anew and the ladder reached nobody since")
 				})
@@ -838,10 +825,7 @@ func TestGroupFiringAnewWhileItsOnlyPageWasReportedUndeliveredPages(t *testing.T
 						"MessageStatus": {tc.status}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}); code != 204 && code != 200 {
 						t.Fatalf("status callback: %d", code)
 					}
-					h.runUntil(t0.Add(2 * time.Hour))
-					if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-						t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-					}
+					wantLadderOver(t, h, id, t0.Add(2*time.Hour))
 					before := len(h.rec.lines(t0))
 					at := start.Add(4 * time.Hour) // repeat_interval: the same firing again
 					h.clock.Set(at)
@@ -1091,10 +1075,7 @@ func TestGroupFiringAnewTakenJustBeforeItsLastPageStaysARepeat(t *testing.T) {
 			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil || !h.timelineHas(id, "firing_taken", "") {
 				t.Fatalf("after b's firing, sent while the incident pages: %s (next step %v): %s; want triggered and paging, b taken", v.Status, v.NextStepAt, timelineTypes(v))
 			}
-			h.runUntil(t0.Add(2 * time.Hour))
-			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-			}
+			wantLadderOver(t, h, id, t0.Add(2*time.Hour))
 			if !h.timelineHas(id, "notify", "") {
 				t.Fatal("no page")
 			}
@@ -1217,10 +1198,7 @@ func TestGroupFiringAnewAcknowledgedBeforeItsFirstNotificationPages(t *testing.T
 			t0 := fixedNow
 			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
 			id, _ := withheldGroup(t, h, a)
-			h.runUntil(t0.Add(2 * time.Hour))
-			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-			}
+			wantLadderOver(t, h, id, t0.Add(2*time.Hour))
 			start := t0.Add(3 * time.Hour)
 			h.clock.Set(start.Add(90 * time.Second))
 			if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
@@ -1259,15 +1237,8 @@ func TestGroupFiringAnewTurnedOverWhileItsLadderReachedNobodyPages(t *testing.T)
 			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil {
 				t.Fatalf("after the turnover, sent while the incident pages: %s (next step %v), want triggered and paging (a repeat)", v.Status, v.NextStepAt)
 			}
-			h.runUntil(t0.Add(2 * time.Hour))
-			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-			}
-			for _, e := range timeline(h, id) {
-				if e.Type == "notify" && e.At.After(bStart) {
-					t.Fatalf("the ladder paged %s on %s at %s, after b started: the test wants it to reach nobody", e.User, e.Channel, e.At)
-				}
-			}
+			wantLadderOver(t, h, id, t0.Add(2*time.Hour))
+			wantNoPageAfter(t, h, id, bStart)
 			wantFiredAnewAt(t, h, id, t0.Add(4*time.Hour+11*time.Minute), amBody("firing", "g", 0, amAlert{st: "firing", labels: b2, starts: b2Start}),
 				"the group fired anew, turned over, and its ladder reached nobody since")
 		})
@@ -1292,10 +1263,7 @@ func TestGroupFiringAnewAfterACutNotificationOfItsOldAlertsPages(t *testing.T) {
 			id, _ := withheldGroup(t, h, a)
 			h.runUntil(t0.Add(3 * time.Minute))
 			h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0}))
-			h.runUntil(t0.Add(2 * time.Hour))
-			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-			}
+			wantLadderOver(t, h, id, t0.Add(2*time.Hour))
 			start := t0.Add(3 * time.Hour)
 			wantFiredAnewAt(t, h, id, start.Add(time.Minute), amBody("firing", "g", 0, amAlert{st: "firing", labels: b, starts: start}),
 				"b fired anew after a cut notification of the group's old alerts")
@@ -1322,10 +1290,7 @@ func TestAlertFiringAnewAcknowledgedBeforeItsFirstNotificationPages(t *testing.T
 			h.runUntil(t0.Add(time.Hour))
 			h.am(batchKey, amBody("resolved", "g", 1, amAlert{st: "resolved", labels: c, starts: t0.Add(4 * time.Minute), ends: t0.Add(50 * time.Minute)},
 				amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(50 * time.Minute)}))
-			h.runUntil(t0.Add(2 * time.Hour))
-			if v := h.incident(bID); v.Status != "triggered" || v.NextStepAt != nil {
-				t.Fatalf("b's incident after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-			}
+			wantLadderOver(t, h, bID, t0.Add(2*time.Hour))
 			start := t0.Add(3 * time.Hour)
 			h.clock.Set(start.Add(90 * time.Second))
 			if r := h.api("POST", "/api/v1/incidents/"+bID+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
@@ -1338,5 +1303,27 @@ func TestAlertFiringAnewAcknowledgedBeforeItsFirstNotificationPages(t *testing.T
 			h.runUntil(at.Add(time.Minute))
 			firedAnewOrRepeat(t, h, bID, h.rec.lines(t0)[before:], true, "")
 		})
+	}
+}
+
+// wantLadderOver runs the harness until until and fails unless incident
+// id is then triggered with nothing pending: its ladder ran out.
+func wantLadderOver(t *testing.T, h *harness, id string, until time.Time) {
+	t.Helper()
+	h.runUntil(until)
+	if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
+		t.Fatalf("incident %s after its ladder: %s (next step %v), want triggered with nothing pending: %s", id, v.Status, v.NextStepAt, timelineTypes(v))
+	}
+}
+
+// wantNoPageAfter fails if incident id's ladder paged anyone after start
+// (the firing that started then): the tests that call it want that
+// ladder to reach nobody.
+func wantNoPageAfter(t *testing.T, h *harness, id string, start time.Time) {
+	t.Helper()
+	for _, e := range timeline(h, id) {
+		if e.Type == "notify" && e.At.After(start) {
+			t.Fatalf("the ladder paged %s on %s at %s, after the new firing started: the test wants it to reach nobody", e.User, e.Channel, e.At)
+		}
 	}
 }

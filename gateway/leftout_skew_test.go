@@ -130,10 +130,7 @@ func TestGroupFiringStartedAheadTakenWhileItsIncidentPagedStaysARepeat(t *testin
 				if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil {
 					t.Fatalf("after b's firing, sent while the incident pages: %s (next step %v), want triggered and paging (a repeat)", v.Status, v.NextStepAt)
 				}
-				h.runUntil(t0.Add(2 * time.Hour))
-				if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-					t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-				}
+				wantLadderOver(t, h, id, t0.Add(2*time.Hour))
 				before := len(h.rec.lines(t0))
 				at := start.Add(4 * time.Hour) // repeat_interval: the same firing again
 				h.clock.Set(at)
@@ -231,10 +228,7 @@ func TestGroupFiringAnewAfterALastPageStampedAheadPages(t *testing.T) {
 			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt == nil || !h.timelineHas(id, "firing_taken", "") {
 				t.Fatalf("after b's firing, sent while the incident pages: %s (next step %v): %s; want triggered and paging, b taken", v.Status, v.NextStepAt, timelineTypes(v))
 			}
-			h.runUntil(t0.Add(2 * time.Hour))
-			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-			}
+			wantLadderOver(t, h, id, t0.Add(2*time.Hour))
 			// repeat_interval: the same firing again
 			wantFiredAnewAt(t, h, id, start.Add(4*time.Hour), newFiring, "the group fired anew and the ladder reached nobody since")
 		})

@@ -62,10 +62,7 @@ func TestGroupFiringAnewAcknowledgedWhileDecidedPagesAtOnce(t *testing.T) {
 			t0 := fixedNow
 			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
 			id, _ := withheldGroup(t, h, a)
-			h.runUntil(t0.Add(2 * time.Hour))
-			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-			}
+			wantLadderOver(t, h, id, t0.Add(2*time.Hour))
 			start := t0.Add(3 * time.Hour)
 			acked := 0
 			hs.arm(id, func() {
@@ -97,10 +94,7 @@ func TestGroupFiringAnewEscalatedWhileDecidedIsNotedTaken(t *testing.T) {
 			t0 := fixedNow
 			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
 			id, _ := withheldGroup(t, h, a)
-			h.runUntil(t0.Add(2 * time.Hour))
-			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-			}
+			wantLadderOver(t, h, id, t0.Add(2*time.Hour))
 			start := t0.Add(3 * time.Hour)
 			escalated := 0
 			hs.arm(id, func() {
@@ -154,10 +148,7 @@ func TestGroupFiringAnewCutWhileItsLadderWasOverPagesOnceWhole(t *testing.T) {
 			t0 := fixedNow
 			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b1")
 			id, _ := withheldGroup(t, h, a)
-			h.runUntil(t0.Add(2 * time.Hour))
-			if v := h.incident(id); v.Status != "triggered" || v.NextStepAt != nil {
-				t.Fatalf("after its ladder: %s (next step %v), want triggered with nothing pending: %s", v.Status, v.NextStepAt, timelineTypes(v))
-			}
+			wantLadderOver(t, h, id, t0.Add(2*time.Hour))
 			start := t0.Add(3 * time.Hour)
 			h.clock.Set(start.Add(time.Minute))
 			h.am(amKey, amBody("firing", "g", 1, amAlert{st: "firing", labels: b, starts: start}))

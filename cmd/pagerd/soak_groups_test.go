@@ -35,15 +35,20 @@ import (
 // from minutes: a repeat when nothing changed), alerts joining and
 // resolving at those flushes, at least one firing until the last, when
 // all resolve. Up to two more episodes follow (the group flaps), 0.5-20 s
-// after the last one's resolve was answered. Some episodes are
+// after the last one's resolve was answered, or, a quarter of them (drawn
+// from their own stream of the seed, not in the run's last three
+// minutes), 61-90 s after it, starting whole (at most max_alerts
+// alerts): late flaps. Some episodes are
 // acknowledged through the API at random times. A fake Alertmanager API
 // (GET /api/v2/alerts and /api/v2/status, soakAM) answers from the soak's
 // own truth, and every service names it as alertmanager_url, so a
 // withheld resolve is asked about (amresolve's Withheld job) as in
 // production. With PAGERD_SOAK_AM_DOWN set, that API is down (503) 5-30 s
-// every 40-80 s (planAMOutages): a resolve withheld then is asked about
-// again a minute later, so flaps meanwhile land on the incident still
-// open, the path a prompt answer never takes.
+// (every third time 70-100 s) every 40-80 s (planAMOutages): a resolve
+// withheld then is asked about again a minute later, so flaps meanwhile
+// land on the incident still open, the path a prompt answer never takes,
+// and a late flap may find it open too when the outage outlasted the
+// next question.
 //
 // What pagerd must do (docs/CONFIG.md "Groups larger than max_alerts",
 // README "Limits per request"), and what the checker holds it to:
@@ -66,9 +71,20 @@ import (
 //     when the answer names one resolved before the firing was sent); a
 //     firing while it is still open (its withheld resolve not confirmed
 //     yet, a fault delaying the question) is a repeat of it, and so a new
-//     incident then is a problem (NEW INCIDENT WHILE OPEN): a flap gap
-//     here is under a minute, so pagerd's "fired anew after a withheld
-//     resolve" rule (starts a minute or more after it) never applies;
+//     incident then is a problem (NEW INCIDENT WHILE OPEN);
+//   - except a late flap that finds the incident of a withheld resolve
+//     still open and is sent whole, every alert started a minute or more
+//     after the resolve: the group had ended. When the incident pages
+//     nobody any more (acknowledged before the flap was sent, or its
+//     ladder's last step due, with the faults' allowance, before), the
+//     old incident is resolved with a resolve_confirmed entry saying so
+//     and the flap opens a new incident, paged from step 1 (REPEAT AFTER
+//     THE GROUP ENDED, GROUP END UNSAID); while it still pages (no
+//     acknowledgement by the answer, its last step not yet due), a repeat
+//     (NEW INCIDENT WHILE PAGING); in between, either. A late flap whose
+//     first notification was cut (a resolved alert still held) is a
+//     repeat, and may move to a new incident at its first whole one when
+//     the old incident's timeline says the group ended (not a SPLIT);
 //   - every incident's steps are checked as in the plain mode, from its
 //     creation to its first acknowledgement or resolve in its timeline
 //     (a resolve's answer being the later of the notification's 2xx and
@@ -76,10 +92,10 @@ import (
 //
 // Not exercised: incident_key fingerprint (the overflow incident), a
 // group resolved by hand while it fires, Alertmanager just restarted (the
-// fake started an hour ago), silence_on_acknowledge, and pagerd's
-// end-of-group reading of a firing a minute or more after a withheld
-// resolve (endIfGroupEnded's resolve branch: only its repeat branch is
-// reached, with PAGERD_SOAK_AM_DOWN).
+// fake started an hour ago), silence_on_acknowledge, and a late firing
+// taken while the incident still paged and then held by a page or an
+// acknowledgement after the taking (the ladder is over in 10 s, long
+// before a late flap).
 
 const (
 	// soakMaxAlerts is the receiver's max_alerts.
@@ -110,6 +126,7 @@ type soakGroup struct {
 // soakEpisode is one firing period of a group.
 type soakEpisode struct {
 	gap      time.Duration // after the previous episode's end was answered
+	late     bool          // gap 61-90 s: after a withheld resolve, the group fired anew
 	initial  []int         // instances firing at its start
 	ticks    [][2][]int    // at each flush after the first: instances joining, resolving
 	ackAfter time.Duration // 0: not acknowledged; else after the first answer
@@ -239,6 +256,12 @@ func planAMOutages(seed uint64, dur time.Duration) [][2]time.Duration {
 	for at := time.Duration(0); ; {
 		at += time.Duration(40000+rng.IntN(40000)) * time.Millisecond
 		length := time.Duration(5000+rng.IntN(25000)) * time.Millisecond
+		// Every third outage outlasts pagerd's next question (a minute
+		// later), so a resolve withheld early in it is still unconfirmed
+		// when a late flap (61-90 s) comes.
+		if len(out)%3 == 2 {
+			length = time.Duration(70000+rng.IntN(30000)) * time.Millisecond
+		}
 		if at+length >= dur {
 			return out
 		}
@@ -267,6 +290,7 @@ func (s *soak) runAMOutages(plan [][2]time.Duration, start time.Time) {
 // average (a group makes about two incidents).
 func planGroups(rng *rand.Rand, seed uint64, dur time.Duration, rate float64) []*soakGroup {
 	var groups []*soakGroup
+	late := rand.New(rand.NewPCG(seed, 3))
 	for at, n := time.Duration(0), 0; ; n++ {
 		at += time.Duration(rng.ExpFloat64() * 2 / rate * float64(time.Second))
 		if at >= dur {
@@ -275,8 +299,20 @@ func planGroups(rng *rand.Rand, seed uint64, dur time.Duration, rate float64) []
 		g := &soakGroup{n: n, at: at, service: rng.IntN(soakPeople), size: 2 + rng.IntN(3), rng: rand.New(rand.NewPCG(seed, uint64(n)+100))}
 		for e := 0; e < 3; e++ {
 			ep := &soakEpisode{gap: time.Duration(500+rng.IntN(19500)) * time.Millisecond}
+			// A quarter of the flaps come 61-90 s after the resolve
+			// (their own stream: the rest of the plan draws as before),
+			// and start whole (at most max_alerts alerts), so that a
+			// resolve withheld while Alertmanager was down meets pagerd's
+			// end-of-group reading at their first notification. Not near
+			// the end: the soak keeps its length.
+			if e > 0 && late.IntN(4) == 0 && g.at+3*time.Minute < dur {
+				ep.gap, ep.late = time.Duration(61000+late.IntN(29000))*time.Millisecond, true
+			}
 			order := rng.Perm(g.size)
 			k := 1 + rng.IntN(g.size)
+			if ep.late {
+				k = min(k, soakMaxAlerts)
+			}
 			ep.initial = slices.Clone(order[:k])
 			firing := slices.Clone(order[:k])
 			waiting := slices.Clone(order[k:])
@@ -514,6 +550,23 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 		ackAnswer time.Time
 	}
 	uses := map[string]*incUse{}
+	// moved is a late flap's incident when a later notification than its
+	// first read the group's end (the first, cut, a repeat).
+	moved := map[*soakEpisode]string{}
+	// groupEndedBy is the resolve_confirmed entry of pagerd's
+	// end-of-group reading (endIfGroupEnded) in id's timeline, if any.
+	groupEndedBy := func(id string) string {
+		inc, ok := detail(id)
+		if !ok {
+			return ""
+		}
+		for _, e := range inc.Timeline {
+			if e.Type == "resolve_confirmed" && strings.Contains(e.Detail, "firing again") {
+				return e.Detail
+			}
+		}
+		return ""
+	}
 	var order []string
 	for _, g := range groups {
 		var prev string // the incident of the group's last episode that had one
@@ -533,7 +586,22 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 				}
 				id := n.incidents[0]
 				if id != ep.incident {
-					problem(id, "SPLIT: %s named %s, the episode's first firing %s", what, id, ep.incident)
+					// A late flap's first notification cut (a resolved
+					// alert Alertmanager still held) is a repeat of the
+					// incident still open; its first whole one may read
+					// the group's end, when nobody was told of the firing
+					// meanwhile (docs/CONFIG.md): the old incident
+					// resolved with that reason, the new one from then on.
+					if ended := groupEndedBy(ep.incident); ep.late && ended != "" && uses[id] == nil {
+						if pu := uses[ep.incident]; pu != nil {
+							pu.eps = slices.DeleteFunc(pu.eps, func(e *soakEpisode) bool { return e == ep })
+						}
+						moved[ep] = id
+						s.groupsLate[0]++
+						s.groupsLate[1]++
+					} else if moved[ep] != id {
+						problem(id, "SPLIT: %s named %s, the episode's first firing %s", what, id, ep.incident)
+					}
 				}
 				u := uses[id]
 				if u == nil {
@@ -571,6 +639,52 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 				p, ok := detail(prev)
 				resolvedAt := firstOf(p, "resolve")
 				what := fmt.Sprintf("group g%d (svc%d) episode %d's firing (sent %s, answered %s)", g.n, g.service, ei, at(first.sent), at(first.answered))
+				// A flap a minute or more after a resolve pagerd
+				// withheld, its incident still open (the question to
+				// Alertmanager refused meanwhile): docs/CONFIG.md
+				// "Groups larger than max_alerts". Sent whole, every
+				// alert of it started after the resolve, it is the
+				// group firing anew: when the incident pages nobody
+				// any more (acknowledged, or its ladder over) it is
+				// resolved (resolve_confirmed, why) and the firing
+				// opens a new incident, paged from step 1 (the common
+				// checks hold it to its ladder); while it still pages,
+				// a repeat. The ladder is over by its last step's due
+				// time plus the faults' allowance; before that, either
+				// reading may be right.
+				var prevEnd *soakNote
+				if pe := g.episodes[ei-1].notes; len(pe) > 0 && pe[len(pe)-1].last {
+					prevEnd = pe[len(pe)-1]
+				}
+				endedByFiring := ok && groupEndedBy(prev) != ""
+				lateOpen := ok && prevEnd != nil && prevEnd.truncated > 0 && !prevEnd.answered.IsZero() &&
+					first.sent.Sub(prevEnd.answered) >= time.Minute+soakStampSlack &&
+					(resolvedAt.IsZero() || !resolvedAt.Before(first.sent.Add(-soakStampSlack)) && (endedByFiring || resolvedAt.After(first.answered.Add(soakStampSlack))))
+				if lateOpen && first.truncated == 0 && !strings.Contains(first.listed, "=resolved") && !first.answered.IsZero() {
+					s.groupsLate[0]++
+					ackAt := firstOf(p, "ack")
+					due := p.CreatedAt.Add(soakLadder[len(soakLadder)-1].at)
+					quiet := !ackAt.IsZero() && ackAt.Before(first.sent.Add(-soakStampSlack)) || first.sent.After(due.Add(s.allowance(due)+time.Second))
+					paging := ackAt.IsZero() || ackAt.After(first.answered.Add(soakStampSlack))
+					paging = paging && !first.answered.After(due.Add(-soakStampSlack))
+					switch {
+					case ep.incident != prev:
+						s.groupsLate[1]++
+						if paging {
+							problem(ep.incident, "NEW INCIDENT WHILE PAGING: %s, a minute or more after the resolve withheld at %s, opened %s while the group's %s still paged (created %s, acknowledged %s)",
+								what, at(prevEnd.answered), ep.incident, prev, at(p.CreatedAt), at(ackAt))
+						} else if !endedByFiring {
+							problem(prev, "GROUP END UNSAID: %s opened %s, and the group's %s has no resolve_confirmed entry saying the group had ended (resolved %s)",
+								what, ep.incident, prev, at(resolvedAt))
+						}
+					default:
+						s.groupsLate[2]++
+						if quiet {
+							problem(prev, "REPEAT AFTER THE GROUP ENDED: %s, sent whole, every alert started a minute or more after the resolve withheld at %s, named %s, which paged nobody any more (created %s, acknowledged %s): a new outage, paged nobody",
+								what, at(prevEnd.answered), prev, at(p.CreatedAt), at(ackAt))
+						}
+					}
+				}
 				switch {
 				case !ok:
 				case ep.incident == prev && !resolvedAt.IsZero() && resolvedAt.Before(first.sent.Add(-soakStampSlack)):
@@ -580,6 +694,9 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 				}
 			}
 			prev = ep.incident
+			if m := moved[ep]; m != "" {
+				prev = m
+			}
 		}
 	}
 
@@ -612,7 +729,9 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 			problem(id, "NEVER RESOLVED: %s (group g%d) open, its group's resolve (%s, truncated %d) answered 2xx at %s",
 				id, u.g.n, end.listed, end.truncated, at(end.answered))
 		}
-		if ended && !resolvedAt.IsZero() && end.truncated > 0 {
+		// A resolve that a later firing's end-of-group reading made
+		// is not Alertmanager's confirmation.
+		if ended && !resolvedAt.IsZero() && end.truncated > 0 && groupEndedBy(id) == "" {
 			confirm = append(confirm, resolvedAt.Sub(end.answered))
 		}
 		first := firstOf(inc, "ack", "resolve")
@@ -635,11 +754,14 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 
 // groupsSummary logs what the groups sent.
 func (s *soak) groupsSummary(groups []*soakGroup, seed uint64) {
-	var episodes, notes, truncatedNotes, withheldNotes, repeats, acks, acksRefused, flaps, flapRepeats int
+	var episodes, notes, truncatedNotes, withheldNotes, repeats, acks, acksRefused, flaps, flapRepeats, lateFlaps int
 	for _, g := range groups {
 		episodes += len(g.episodes)
 		flaps += len(g.episodes) - 1
 		for ei, ep := range g.episodes {
+			if ep.late && len(ep.notes) > 0 {
+				lateFlaps++
+			}
 			if ei > 0 && ep.incident != "" && ep.incident == g.episodes[ei-1].incident {
 				flapRepeats++
 			}
@@ -670,7 +792,9 @@ func (s *soak) groupsSummary(groups []*soakGroup, seed uint64) {
 	}
 	s.am.mu.Unlock()
 	s.t.Logf("soak groups, seed %d: groups %d, episodes %d (flaps %d, of which repeated the incident still open %d), notifications %d (firing after the first of an episode %d, with truncatedAlerts > 0 %d, resolved with alerts left out %d); "+
-		"acknowledgements taken %d, refused %d (the incident resolved first); Alertmanager asked for alerts %d times, for its status %d, refused %d (%d outages, %v); withheld resolve to its confirmation p50 %v p99 %v max %v (%d)",
+		"acknowledgements taken %d, refused %d (the incident resolved first); Alertmanager asked for alerts %d times, for its status %d, refused %d (%d outages, %v); withheld resolve to its confirmation p50 %v p99 %v max %v (%d); "+
+		"flaps 61-90 s after the resolve %d, of which after a withheld resolve, its incident still open and the flap sent whole %d: a new incident (the group had ended) %d, a repeat of the one still paging %d",
 		seed, len(groups), episodes, flaps, flapRepeats, notes, repeats, truncatedNotes, withheldNotes, acks, acksRefused, asked, status, refused, outages, down.Round(time.Second),
-		soakPct(s.groupsConfirm, .5), soakPct(s.groupsConfirm, .99), soakPct(s.groupsConfirm, 1), len(s.groupsConfirm))
+		soakPct(s.groupsConfirm, .5), soakPct(s.groupsConfirm, .99), soakPct(s.groupsConfirm, 1), len(s.groupsConfirm),
+		lateFlaps, s.groupsLate[0], s.groupsLate[1], s.groupsLate[2])
 }

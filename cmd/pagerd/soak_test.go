@@ -214,11 +214,16 @@ type soak struct {
 	// groupsConfirm is, in the groups mode, how long after its answer
 	// each withheld resolve at a group's end was confirmed.
 	groupsConfirm []time.Duration
-	dir           string
-	bin           string
-	recv          string
-	redis         *redistest.Server
-	client        *http.Client
+	// groupsLate counts, in the groups mode, the firings a minute or more
+	// after a withheld resolve that found its incident still open:
+	// judged, then of those a new incident (the group had ended) and a
+	// repeat of the one still paging.
+	groupsLate [3]int
+	dir        string
+	bin        string
+	recv       string
+	redis      *redistest.Server
+	client     *http.Client
 
 	mu     sync.Mutex
 	slots  []*soakProc // nil while down

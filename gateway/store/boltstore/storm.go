@@ -220,8 +220,9 @@ func (s *Store) SentBack(ctx context.Context, key string, now time.Time) (time.T
 	return first.UTC(), err
 }
 
-// decodeHeld decodes held pages as Held does: one it cannot decode is
-// listed with only Unreadable set.
+// decodeHeld decodes the held pages vals of storm key, read in a
+// transaction and decoded inside it: one it cannot decode is listed with
+// only Unreadable set.
 func decodeHeld(key string, vals [][]byte) []store.HeldPage {
 	out := make([]store.HeldPage, 0, len(vals))
 	for _, v := range vals {
@@ -244,16 +245,13 @@ func (s *Store) Held(ctx context.Context, key string) ([]store.HeldPage, error) 
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(_, v []byte) error {
-			// One copy out of the transaction's memory, which the
-			// page's strings are slices of.
-			p, err := docjson.DecodeHeldPage(string(v))
-			if err != nil {
-				p = store.HeldPage{Unreadable: fmt.Sprintf("decode held page of storm %s: %v", key, err)}
-			}
-			out = append(out, p)
+		var vals [][]byte
+		_ = b.ForEach(func(_, v []byte) error {
+			vals = append(vals, v)
 			return nil
 		})
+		out = decodeHeld(key, vals) // inside the transaction: vals are its memory
+		return nil
 	})
 	return out, err
 }

@@ -196,6 +196,16 @@ func (d *Daemon) now() time.Time {
 	return d.o.Wall()
 }
 
+// received stamps an alert as the intake receives it
+// (ServerOptions.Received): the shared clock's time once this replica
+// read Redis's clock (always on the embedded store), zero before.
+func (d *Daemon) received() time.Time {
+	if c := d.clock.Load(); c != nil && c.Shared() {
+		return c.Now()
+	}
+	return time.Time{}
+}
+
 // shareClock puts the daemon on the store's clock when the store has one
 // (Redis) and shared (Options.Now is unset), with a first reading taken
 // now if Redis answers in time (else on the host's clock until it does).
@@ -516,6 +526,12 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Signouts: d.store, Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll, PollTimeout: o.ConsolePollTimeout,
 		ListPollInterval: o.ConsoleListPoll, ClientIP: ipExtractor(cfg.Server.TrustedProxies)}) // as the server's: sign-in limits count the client, not its proxy
 	d.cfg.OnLoad(cons.ConfigLoaded) // a user removed and added back gets no old session back
+	// With Options.Now (a test's clock) every replica has the one clock:
+	// the server stamps on it (ServerOptions.Received nil).
+	var received func() time.Time
+	if shared {
+		received = d.received
+	}
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, InUse: &d.cfg.inUse, Incidents: d.incidents, Overrides: d.overrides, Console: cons,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
 		Links: &acklink.Pages{Incidents: d.incidents, Config: d.cfg.Load, Now: o.Now, Logger: d.log},
@@ -536,7 +552,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 			NotStored: pushoverNotStored},
 		Heartbeats: d.heartbeats, Maintenance: d.windows, Withheld: withheld,
 		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
-		TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
+		Received: received, TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
 		MaxInflight: maxInflight(cfg, st), MaxQueue: cfg.Server.Admission.MaxQueue, QueueTimeout: time.Duration(cfg.Server.Admission.QueueTimeout),
 		DispatchBehind: d.disp.Behind, BrakeBehind: time.Duration(cfg.Server.Admission.BrakeBehind),
 		NewerConfig: func(ctx context.Context) (string, bool) {

@@ -198,6 +198,7 @@ func (o *opsgenie) unread(err error) error {
 // an alias derived from its content (ingest.OpsgenieAlert.DerivedAlias), so
 // a retry is the same incident.
 func (s *Server) opsgenieCreate(c echo.Context) error {
+	received := s.o.Received()
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
 	svc, err := s.opsgenieService(o, cfg, opsgenieAlertBucket)
@@ -232,7 +233,7 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 	defer cancel()
 	_, _, err = s.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: ingest.OpsgenieDedupKey(alias),
 		Source: "opsgenie", Actor: "opsgenie", Labels: []map[string]string{labels}, Titles: []string{a.Summary()}, Summary: a.Summary(),
-		Details: a.IncidentDetails(labels)})
+		Details: a.IncidentDetails(labels), Received: received})
 	if err != nil {
 		return o.stored(err, "a retry lands on the same alert, it never opens a second one.")
 	}

@@ -219,6 +219,7 @@ func (e *endedOnce) get() *ingest.Ended {
 // alertmanager receives Alertmanager webhook notifications (payload v4). The
 // integration key comes as a bearer token or as the last path segment.
 func (s *Server) alertmanager(c echo.Context) (err error) {
+	received := s.o.Received()
 	cfg := s.config()
 	r := c.Request()
 	key := c.Param("key")
@@ -266,6 +267,7 @@ func (s *Server) alertmanager(c echo.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	msg.Received = received
 	// The body read (it can take a while: a large notification streamed
 	// from a slow sender), the config it is routed by is held until it is
 	// stored, and read again: a reload may have come meanwhile.
@@ -830,7 +832,7 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 	}
 	a := incident.Alert{Service: svc, DedupKey: g.DedupKey, Source: "alertmanager",
 		Actor: "alertmanager", Labels: g.Labels, LabelsIncomplete: g.LabelsIncomplete, Titles: g.Titles, Summary: g.Summary,
-		Details: g.Details, FirstStart: g.FirstStart}
+		Details: g.Details, FirstStart: g.FirstStart, Received: msg.Received}
 	if !byFingerprint && g.FirstStart.IsZero() {
 		a.CutLastStart = msg.LastFiringStart()
 	}
@@ -930,6 +932,7 @@ func (s *Server) submit(ctx context.Context, cfg *policy.Config, a incident.Aler
 // and status codes so any PagerDuty client, and Alertmanager's
 // pagerduty_configs, can point here unchanged.
 func (s *Server) enqueue(c echo.Context) error {
+	received := s.o.Received()
 	r := c.Request()
 	invalid := func(code int, errs ...string) error {
 		c.Set(ctxRejected, strings.Join(errs, "; "))
@@ -988,7 +991,7 @@ func (s *Server) enqueue(c echo.Context) error {
 	}
 	ctx, cancel := storeBudget(r)
 	defer cancel()
-	err = s.event(ctx, cfg, svc, ev)
+	err = s.event(ctx, cfg, svc, ev, received)
 	if errors.Is(err, store.ErrUnavailable) {
 		c.Response().Header().Set("Retry-After", "5")
 		msg := "The incident store is unavailable; the event was not stored. Please retry later."
@@ -1012,9 +1015,10 @@ var enqueueRetry = map[string]string{
 	"resolve":     "resolving a resolved incident changes nothing.",
 }
 
-// event applies one valid Events API v2 event. Acknowledge and resolve for
-// an unknown dedup key are accepted and change nothing, as PagerDuty does.
-func (s *Server) event(ctx context.Context, cfg *policy.Config, svc *policy.Service, ev *pagerduty.V2Event) error {
+// event applies one valid Events API v2 event, received at received
+// (incident.Alert.Received). Acknowledge and resolve for an unknown dedup
+// key are accepted and change nothing, as PagerDuty does.
+func (s *Server) event(ctx context.Context, cfg *policy.Config, svc *policy.Service, ev *pagerduty.V2Event, received time.Time) error {
 	switch ev.Action {
 	case "trigger":
 		if ev.DedupKey == "" {
@@ -1025,7 +1029,7 @@ func (s *Server) event(ctx context.Context, cfg *policy.Config, svc *policy.Serv
 		}
 		labels, summary, details := ingest.EventGroupFor(ev, svc.SeverityLabel)
 		_, _, err := s.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: "pd:" + ev.DedupKey, Source: "pagerduty",
-			Actor: "pagerduty", Labels: []map[string]string{labels}, Summary: summary, Details: details})
+			Actor: "pagerduty", Labels: []map[string]string{labels}, Summary: summary, Details: details, Received: received})
 		return err
 	case "acknowledge":
 		_, err := s.o.Incidents.ActByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", policy.Event{Kind: policy.EventAcknowledge, Actor: "pagerduty"}, "acknowledged")

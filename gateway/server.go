@@ -80,6 +80,11 @@ type ServerOptions struct {
 	Gatherer prometheus.Gatherer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Received stamps an alert as it arrives (incident.Alert.Received):
+	// the time on the clock every replica shares, or zero while this
+	// replica is not on it (it has not read Redis's clock yet: its host's
+	// may be minutes off another replica's). Nil: Now, always on it.
+	Received func() time.Time
 	// TrustedProxies are the addresses whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed (server.trusted_proxies, read at
 	// start); nobody's when empty.
@@ -161,6 +166,9 @@ func NewServer(o ServerOptions) *Server {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Received == nil {
+		o.Received = o.Now
 	}
 	if o.Registry == nil {
 		r := prometheus.NewRegistry()

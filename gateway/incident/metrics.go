@@ -32,7 +32,7 @@ type metrics struct {
 // pagerd_alerts_received_total, created at zero for every service.
 var (
 	alertSources  = []string{"alertmanager", "pagerduty", "opsgenie", "heartbeat"}
-	alertOutcomes = []string{"created", "repeated", "updated", "acknowledged", "resolved", "ignored"}
+	alertOutcomes = []string{"created", "repeated", "superseded", "updated", "acknowledged", "resolved", "ignored"}
 )
 
 func newMetrics(reg prometheus.Registerer) *metrics {

@@ -57,6 +57,12 @@ type Alert struct {
 	// fingerprint mode, the group's overflow incident, which holds the
 	// alerts Alertmanager left out.
 	WithheldIn string
+	// Received is when the intake received the alert, on the clock every
+	// replica shares; zero when not known, or when this replica is not on
+	// that clock yet. An alert received before its sender resolved the
+	// latest incident with its dedup key, whose write lands after that
+	// resolve, opens nothing (superseded).
+	Received time.Time
 }
 
 // raisedBy names the alert that decided the priority, and says how many
@@ -89,6 +95,9 @@ func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		// resolve in that instant is someone who has seen it. So does
 		// a group that fired anew after its withheld resolve
 		// (endIfGroupEnded), whose old incident the repeat resolved.
+		// Not superseded by that resolve: it came after the alert was
+		// received, and knowing of the alert.
+		a.Received = time.Time{}
 		id, out, err = s.trigger(ctx, cfg, a)
 		switch {
 		case errors.Is(err, errResolvedWhileRaised):
@@ -121,6 +130,9 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	}
 	inc := &store.Incident{ID: id, Service: a.Service.Name, DedupKey: a.DedupKey, Source: a.Source, Summary: a.Summary,
 		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.Details, State: st, NotPushedToPagerDuty: true, NotPaged: true}
+	if !a.Received.IsZero() {
+		inc.ReceivedBy = a.Received.Add(receivedSkew(cfg))
+	}
 	if ChatConfigured(cfg, a.Service.Name) {
 		// Posting the incident to its service's channel is owed from the
 		// start, and stored with it.
@@ -150,6 +162,9 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	}
 	if err != nil {
 		return "", 0, err
+	}
+	if out == store.Superseded {
+		return s.superseded(ctx, cfg, a, gotID, now)
 	}
 	if out == store.Repeated && cut != nil {
 		// The details the repeat replaced were cut as well: say so. Best
@@ -207,6 +222,61 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	}
 	s.m.alerts.WithLabelValues(a.Source, a.Service.Name, outcome).Inc()
 	return gotID, out, nil
+}
+
+// receivedSkew is how far apart two replicas may read the clock they
+// share (sharedclock: each within half of a round trip it takes, at most
+// a tenth of the lease, and 1s at least): an alert is taken as received
+// before a resolve only when it was that much before it, so that a firing
+// received after the resolve, on a replica whose clock reads a little
+// behind the resolving one's, is never superseded (a missed page).
+func receivedSkew(cfg *policy.Config) time.Duration {
+	return max(time.Second, time.Duration(cfg.Server.Lease)/10)
+}
+
+// superseded is a trigger the store turned down (store.Superseded): a was
+// received before the latest incident with its dedup key, resolved, was
+// resolved, and its write landed after that resolve. Received in the
+// order it was sent, it was a repeat of that incident; opened, it pages
+// for an outage its sender has since said is over, and stays open, as
+// the sender says nothing more of an alert it resolved. When that
+// resolve is its sender's own (Alertmanager's resolved notification, a
+// PagerDuty resolve event), the alert opens nothing: the incident's
+// timeline says so (a firing_superseded entry, best effort: the answer
+// is 2xx either way, as a 5xx would have the sender's retry, received
+// now, open the incident) and the metric counts it superseded. Resolved
+// by anyone else (a person who never saw this alert) or on a clock
+// read as ahead of this replica's, it opens the incident as it did
+// before the store could tell.
+func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, id string, now time.Time) (string, store.Outcome, error) {
+	tl, err := s.o.Store.Timeline(ctx, id)
+	if err != nil {
+		return "", 0, fmt.Errorf("the alert was received before incident %s was resolved, and its timeline, which says by whom, could not be read: %w", id, err)
+	}
+	var resolve *store.Entry
+	for i := len(tl) - 1; i >= 0; i-- {
+		if tl[i].Type == string(policy.ActionResolve) {
+			resolve = &tl[i]
+			break
+		}
+	}
+	// now is when the trigger began, before its write: read the clock
+	// again, after the resolve.
+	now = s.clock()
+	if resolve == nil || resolve.Actor != a.Source || resolve.At.After(now.Add(receivedSkew(cfg))) {
+		a.Received = time.Time{}
+		return s.trigger(ctx, cfg, a)
+	}
+	received := a.Received.UTC().Truncate(time.Millisecond)
+	detail := "a firing " + a.Source + " sent before it resolved this incident, received at " + received.Format(time.RFC3339Nano) +
+		", reached the store after the resolve: it opens no incident (received in order, it was a repeat of this one)"
+	if err := s.Note(ctx, id, store.Entry{At: now, Type: FiringSuperseded, Actor: "pagerd", Detail: detail}); err != nil {
+		s.log.Warn("superseded firing not noted in the timeline", "incident", id, "err", err)
+	}
+	s.log.Warn("alert received before its incident's resolve and stored after it: superseded, opens nothing", "incident", id,
+		"service", a.Service.Name, "source", a.Source, "received", received, "resolved", resolve.At)
+	s.m.alerts.WithLabelValues(a.Source, a.Service.Name, "superseded").Inc()
+	return id, store.Superseded, nil
 }
 
 // endIfGroupEnded resolves inc, which a's repeat found open, when the
@@ -396,6 +466,11 @@ func (s *Service) endIfGroupEndedOnce(ctx context.Context, inc *store.Incident, 
 // the incident's pages are pages for that firing too, and the group, firing
 // again then, ended only by a resolve withheld after it (endIfGroupEnded).
 const FiringTaken = "firing_taken"
+
+// FiringSuperseded is the timeline entry of a resolved incident that says
+// a firing its sender sent before the resolve reached the store after it
+// and opened nothing (superseded).
+const FiringSuperseded = "firing_superseded"
 
 // noteFiringTaken records that inc took a's firing as a
 // repeat at now, when that firing started after inc opened (by

@@ -42,6 +42,10 @@ type Message struct {
 	// UnreadFiring is how many of the Unread alerts may fire: all but
 	// those that say they are resolved.
 	UnreadFiring int `json:"-"`
+	// Received is when pagerd received the notification, on the clock
+	// every replica shares (zero when not known): the intake sets it
+	// (incident.Alert.Received).
+	Received time.Time `json:"-"`
 }
 
 // Alert is one alert of a Message, in Alertmanager's webhook shape. Its

@@ -237,6 +237,14 @@ func (c *Clock) checkStep() {
 	}
 }
 
+// Shared reports whether Now is the time every replica reads alike:
+// Source's once it answered, or the host's without a Source (the
+// embedded store: one replica). Until Source first answers, Now is the
+// host's clock, which may be minutes off another replica's.
+func (c *Clock) Shared() bool {
+	return c.o.Source == nil || c.reading.Load() != nil
+}
+
 // Offset is how far Source's clock was ahead of the host's at the last
 // reading; ok is false until Source answered.
 func (c *Clock) Offset() (offset time.Duration, ok bool) {

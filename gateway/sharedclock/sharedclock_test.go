@@ -214,6 +214,9 @@ func TestHostClockWithoutSource(t *testing.T) {
 	if got := c.Now(); !got.Equal(w.Wall()) {
 		t.Errorf("Now %v, want the host's clock %v", got, w.Wall())
 	}
+	if !c.Shared() {
+		t.Error("Shared false without a Source: the host's clock is the one replica's clock")
+	}
 	select {
 	case <-c.Read():
 	default:
@@ -235,8 +238,14 @@ func TestHostClockWithoutSource(t *testing.T) {
 func TestSourceDown(t *testing.T) {
 	w := &world{now: start, skew: time.Minute, rtt: 2 * time.Millisecond}
 	c, reg, _ := newClock(t, w, 3*time.Second)
+	if c.Shared() {
+		t.Error("Shared before Redis answered: Now is the host's clock, a minute off")
+	}
 	if err := c.Sync(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if !c.Shared() {
+		t.Error("not Shared once Redis answered")
 	}
 	w.fails = true
 	w.pass(time.Minute)
@@ -248,6 +257,9 @@ func TestSourceDown(t *testing.T) {
 	}
 	if got := value(t, reg, "pagerd_clock_sync_failures_total"); got != 1 {
 		t.Errorf("pagerd_clock_sync_failures_total %v, want 1", got)
+	}
+	if !c.Shared() {
+		t.Error("not Shared after a failed reading: the last one is still in use")
 	}
 }
 

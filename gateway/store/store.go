@@ -106,6 +106,17 @@ type Incident struct {
 	// that one service's flood does not queue every other service's new
 	// incidents behind it. It is never stored.
 	NoFirstPageLead bool `json:"-"`
+	// ReceivedBy, set on a new incident about to be triggered, is a time
+	// by which the alert was received, on the clock every replica shares
+	// (zero: not known). Trigger finds no open incident with the dedup
+	// key and the latest with it resolved after ReceivedBy: the alert was
+	// received before that resolve and its write landed after it (a
+	// replica stalled with it; a sender's retry taken first while the
+	// request was still worked), so it stores nothing and answers
+	// Superseded with that incident's id. In the order pagerd received
+	// them the alert was a repeat of the incident the resolve then ended.
+	// It is never stored.
+	ReceivedBy time.Time `json:"-"`
 	// State is the escalation machine's state, pending deadlines included.
 	State policy.Incident `json:"state"`
 	// Outbox is what the incident still owes other systems (OutboxItem).
@@ -400,6 +411,10 @@ const (
 	// Repeated: an open incident had the dedup key; its repeat count, last
 	// seen time and details were updated and nothing else.
 	Repeated
+	// Superseded: no open incident had the dedup key, and the latest
+	// with it was resolved after the alert's Incident.ReceivedBy: nothing
+	// was stored, and the id is that resolved incident's.
+	Superseded
 )
 
 // RepeatReader is a store whose trigger, on a repeat, also hands back the
@@ -585,7 +600,9 @@ type Store interface {
 	// Trigger stores inc unless an open incident of the same service has
 	// the same dedup key, in which case it records a repeat on that one
 	// instead (repeat count, last seen and details; nothing else). It
-	// returns the stored incident's id. One round trip on Redis.
+	// returns the stored incident's id. One round trip on Redis. An
+	// alert received before the resolve of the latest incident with the
+	// key (Incident.ReceivedBy) opens nothing: Superseded.
 	//
 	// The caller hands over inc's details and the contents of its
 	// State's slices: it may read them afterwards, and set inc's own

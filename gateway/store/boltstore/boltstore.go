@@ -1041,6 +1041,9 @@ func triggerTx(tx *bbolt.Tx, inc *store.Incident, w *write, rep *repeat, entries
 			old.LastSeen = inc.LastSeen.UTC()
 			old.Details = details(inc.Details)
 			return old.ID, store.Repeated, putIncident(tx, old)
+		case !inc.ReceivedBy.IsZero() && store.ResolvedMS(old) > inc.ReceivedBy.UnixMilli():
+			// Resolved after the alert was received: superseded.
+			return old.ID, store.Superseded, nil
 		}
 	}
 	if tx.Bucket(bucketIncidents).Get(idKey(inc.ID)) != nil {

@@ -390,6 +390,11 @@ if cur then
       if ARGV[12] == '1' then return {'repeated', cur, string.sub(nv, 1, #nv - #r.tl)} end
       return {'repeated', cur}
     end
+    -- Resolved after the alert was received (ReceivedBy): superseded.
+    if ARGV[13] ~= '' then
+      local at = redis.call('ZSCORE', KEYS[6], cur)
+      if at and tonumber(at) > tonumber(ARGV[13]) then return {'superseded', cur} end
+    end
   end
 end
 local nx = ARGV[8]
@@ -452,8 +457,9 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 		readArg = "1"
 	}
 	res, err := s.batch.run(ctx, triggerScript, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
-		seen, ms(inc.CreatedAt), msArg(store.DueAt(inc)), tl, msArg(score, pending), resolvedArg(inc), readArg).StringSlice()
-	if kept && (err != nil || len(res) < 2 || res[0] == "repeated") {
+		seen, ms(inc.CreatedAt), msArg(store.DueAt(inc)), tl, msArg(score, pending), resolvedArg(inc), readArg,
+		msArg(inc.ReceivedBy, !inc.ReceivedBy.IsZero())).StringSlice()
+	if kept && (err != nil || len(res) < 2 || res[0] != "created") {
 		s.created.Drop(inc.ID)
 	}
 	if err != nil {
@@ -462,6 +468,9 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	}
 	if len(res) < 2 || len(res) > 3 {
 		return "", 0, nil, fmt.Errorf("redis: unexpected trigger reply %v", res)
+	}
+	if res[0] == "superseded" {
+		return res[1], store.Superseded, nil, nil
 	}
 	if res[0] == "repeated" {
 		var cur *store.Incident

@@ -40,6 +40,7 @@ func Run(t *testing.T, f Factory) {
 		{"RepeatWhileOpenPagesNobody", testRepeat},
 		{"RepeatReadIsTheIncidentAsGetReadsIt", testRepeatRead},
 		{"TriggerAfterResolveCreatesAfresh", testTriggerAfterResolve},
+		{"TriggerReceivedBeforeTheResolveIsSuperseded", testTriggerSuperseded},
 		{"DedupKeysArePerService", testDedupPerService},
 		{"UpdateIsOptimistic", testUpdateCAS},
 		{"ReacknowledgedKeepsBothAcknowledgements", testReacknowledged},
@@ -262,6 +263,55 @@ func testTriggerAfterResolve(t *testing.T, f Factory) {
 	}
 	if old := get(t, s, id1); old.Open() {
 		t.Fatal("the resolved incident reopened")
+	}
+}
+
+// testTriggerSuperseded: an alert received before the resolve of the
+// latest incident with its dedup key (ReceivedBy before ResolvedAt) whose
+// trigger lands after it opens nothing: Superseded, with that incident's
+// id, nothing written, nothing due. Received at the resolve or after (or
+// not known), it opens a new incident; an open incident takes it as a
+// repeat whenever it was received.
+func testTriggerSuperseded(t *testing.T, f Factory) {
+	s := f.New(t)
+	first := incident("api", "g1", base, 0)
+	id1 := trigger(t, s, first)
+	resolvedAt := base.Add(time.Minute)
+	stale := incident("api", "g1", base.Add(2*time.Minute), 0)
+	stale.ReceivedBy = resolvedAt.Add(-time.Millisecond)
+	if id, out, err := s.Trigger(ctx(t), stale, nil); err != nil || out != store.Repeated || id != id1 {
+		t.Fatalf("received before a resolve to come, the incident open: %q %v %v, want %q Repeated", id, out, err, id1)
+	}
+	got := get(t, s, id1)
+	got.State.Status, got.State.ResolvedAt, got.State.Pending = policy.StatusResolved, resolvedAt, nil
+	update(t, s, got)
+	for _, by := range []time.Time{base, resolvedAt.Add(-time.Millisecond)} {
+		stale := incident("api", "g1", base.Add(2*time.Minute), 0)
+		stale.ReceivedBy = by
+		id, out, err := s.Trigger(ctx(t), stale, []store.Entry{{At: stale.CreatedAt, Type: "trigger"}})
+		if err != nil || out != store.Superseded || id != id1 {
+			t.Fatalf("received by %v, resolved at %v: %q %v %v, want %q Superseded", by, resolvedAt, id, out, err, id1)
+		}
+		if _, err := s.Get(ctx(t), stale.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a superseded trigger stored its incident: %v", err)
+		}
+	}
+	if byKey, err := s.FindByDedup(ctx(t), "api", "g1"); err != nil || byKey.ID != id1 || byKey.Open() {
+		t.Fatalf("FindByDedup after superseded triggers = %+v, %v; want %s, resolved", byKey, err, id1)
+	}
+	if cs := claimAll(t, s, base.Add(time.Hour)); len(cs) != 0 {
+		t.Fatalf("a superseded trigger left something due: %+v", cs)
+	}
+	for i, by := range []time.Time{resolvedAt, {}} {
+		again := incident("api", "g1", base.Add(time.Duration(3+i)*time.Minute), 0)
+		again.ReceivedBy = by
+		id, out, err := s.Trigger(ctx(t), again, nil)
+		if err != nil || out != store.Created || id != again.ID {
+			t.Fatalf("received by %v, resolved at %v: %q %v %v, want %q Created", by, resolvedAt, id, out, err, again.ID)
+		}
+		got := get(t, s, id)
+		got.State.Status, got.State.ResolvedAt, got.State.Pending = policy.StatusResolved, again.CreatedAt, nil
+		update(t, s, got)
 	}
 }
 

@@ -1,0 +1,187 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/store"
+)
+
+// stallingTriggerStore holds the next Trigger, once armed, until the test
+// lets it go: a replica stopped with an alert in its hands, or a request
+// still worked when its sender's retry was taken elsewhere.
+type stallingTriggerStore struct {
+	store.Store
+	mu      sync.Mutex
+	entered chan struct{} // closed when the armed Trigger arrives
+	release chan struct{} // closed by the test to let it go on
+}
+
+func (s *stallingTriggerStore) arm() (entered, release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entered, s.release = make(chan struct{}), make(chan struct{})
+	return s.entered, s.release
+}
+
+func (s *stallingTriggerStore) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
+	s.mu.Lock()
+	entered, release := s.entered, s.release
+	s.entered, s.release = nil, nil
+	s.mu.Unlock()
+	if entered != nil {
+		close(entered)
+		<-release
+	}
+	return s.Store.Trigger(ctx, inc, tl)
+}
+
+// stallTrigger posts body to path while the store holds its Trigger, runs
+// meanwhile (a resolve, a re-fire) with the clock moved to at, then lets
+// the stalled write land and returns its answer.
+func stallTrigger(t *testing.T, h *harness, st *stallingTriggerStore, path, body string, at time.Time, meanwhile func()) response {
+	t.Helper()
+	entered, release := st.arm()
+	answer := make(chan response, 1)
+	go func() {
+		hdr := []string{"Authorization", "Bearer " + amKey}
+		if strings.HasPrefix(path, "/v2/") {
+			hdr = nil
+		}
+		answer <- h.do("POST", path, body, hdr...)
+	}()
+	select {
+	case <-entered:
+	case r := <-answer:
+		t.Fatalf("the request was answered (%d %s) without reaching the store's trigger", r.code, r.body)
+	}
+	h.clock.Set(at)
+	meanwhile()
+	close(release)
+	return <-answer
+}
+
+// pdEventBody is an Events API v2 event of dedup key k.
+func pdEventBody(action, k string) string {
+	return fmt.Sprintf(`{"routing_key":%q,"event_action":%q,"dedup_key":%q,"payload":{"summary":"disk full","source":"db1","severity":"critical"}}`, pdKey, action, k)
+}
+
+// TestFiringReceivedBeforeItsGroupsResolveOpensNothing: the groups soak,
+// seed 680918085. A replica stopped with a firing notification of a group
+// in its hands; the sender, its request timed out, sent it again
+// elsewhere (a repeat of the open incident), then sent the group's
+// resolve, which resolved the incident; the stalled write landed after
+// it and opened an incident for alerts that had ended, which paged ann
+// and bob through both levels and was never resolved: Alertmanager says
+// nothing more of a group whose resolve it delivered. Received before
+// the resolve, the firing opens nothing now: answered 200, noted on the
+// resolved incident, counted superseded, no page. The same for a
+// PagerDuty trigger event received before the resolve event. Guards, as
+// before: a firing received after the resolve opens an incident and
+// pages, with the same start (an alert that fires again after a
+// Prometheus restart keeps it); one received before a resolve by a
+// person, who never saw it, opens one too.
+func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t0 := fixedNow
+			a := lbl("X", "critical", "a")
+			firing := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0})
+			resolved := amBody("resolved", "g", 0, amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(30 * time.Second)})
+
+			t.Run("alertmanager", func(t *testing.T) {
+				st := &stallingTriggerStore{Store: open(t)}
+				h := newHarness(t, withStore(st), withConfig(noStorm))
+				h.am(amKey, firing)
+				id := h.list("")[0].ID
+				h.runUntil(t0.Add(20 * time.Second))
+				resolvedAt := t0.Add(40 * time.Second)
+				r := stallTrigger(t, h, st, "/api/v1/alertmanager", firing, resolvedAt, func() {
+					h.am(amKey, firing) // the sender's retry, taken as a repeat
+					h.am(amKey, resolved)
+				})
+				if r.code != 200 {
+					t.Fatalf("the firing received before the resolve: %d %s, want 200", r.code, r.body)
+				}
+				if l := h.list(""); len(l) != 1 || l[0].ID != id || l[0].Status != "resolved" {
+					t.Fatalf("incidents after the stalled firing landed: %+v; want %s alone, resolved", l, id)
+				}
+				if !h.timelineHas(id, incident.FiringSuperseded, "received at "+t0.Add(20*time.Second).Format(time.RFC3339)) {
+					t.Fatalf("no firing_superseded entry naming when it was received: %s", timelineTypes(h.incident(id)))
+				}
+				before := len(h.rec.lines(t0))
+				h.runUntil(t0.Add(time.Hour))
+				if got := h.rec.lines(t0)[before:]; len(got) != 0 {
+					t.Fatalf("paged for the outage its sender resolved: %v", got)
+				}
+				if !strings.Contains(h.logs.String(), "superseded, opens nothing") {
+					t.Fatalf("not logged:\n%s", h.logs)
+				}
+				if got := metric(t, h.reg, "pagerd_alerts_received_total", "source", "alertmanager", "service", "api", "outcome", "superseded"); got != 1 {
+					t.Fatalf("pagerd_alerts_received_total{outcome=superseded} %v, want 1", got)
+				}
+
+				// It fires again, received after the resolve, with the
+				// same start: a new incident, which pages.
+				h.clock.Set(t0.Add(2 * time.Minute))
+				h.am(amKey, firing)
+				l := h.list("")
+				if len(l) != 2 || l[0].Status != "triggered" {
+					t.Fatalf("a firing received after the resolve: %+v, want a new incident open", l)
+				}
+				h.runUntil(t0.Add(2*time.Minute + time.Second))
+				if got := h.rec.lines(t0)[before:]; len(got) == 0 || !strings.Contains(got[0], "ann push") {
+					t.Fatalf("the new firing paged %v, want ann at once", got)
+				}
+			})
+
+			t.Run("resolved by a person", func(t *testing.T) {
+				st := &stallingTriggerStore{Store: open(t)}
+				h := newHarness(t, withStore(st), withConfig(noStorm))
+				h.am(amKey, firing)
+				id := h.list("")[0].ID
+				h.runUntil(t0.Add(20 * time.Second))
+				r := stallTrigger(t, h, st, "/api/v1/alertmanager", firing, t0.Add(40*time.Second), func() {
+					if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+						t.Fatalf("resolve: %d %s", r.code, r.body)
+					}
+				})
+				if r.code != 200 {
+					t.Fatalf("the firing received before ann's resolve: %d %s, want 200", r.code, r.body)
+				}
+				if l := h.list(""); len(l) != 2 || l[0].Status != "triggered" {
+					t.Fatalf("a firing ann never saw, resolved by her: %+v, want a new incident open", l)
+				}
+			})
+
+			t.Run("pagerduty", func(t *testing.T) {
+				st := &stallingTriggerStore{Store: open(t)}
+				h := newHarness(t, withStore(st), withConfig(noStorm))
+				if r := h.do("POST", "/v2/enqueue", pdEventBody("trigger", "k")); r.code != 202 {
+					t.Fatalf("trigger: %d %s", r.code, r.body)
+				}
+				id := h.list("")[0].ID
+				h.runUntil(t0.Add(20 * time.Second))
+				r := stallTrigger(t, h, st, "/v2/enqueue", pdEventBody("trigger", "k"), t0.Add(40*time.Second), func() {
+					if r := h.do("POST", "/v2/enqueue", pdEventBody("resolve", "k")); r.code != 202 {
+						t.Fatalf("resolve: %d %s", r.code, r.body)
+					}
+				})
+				if r.code != 202 {
+					t.Fatalf("the trigger received before the resolve: %d %s, want 202", r.code, r.body)
+				}
+				if l := h.list(""); len(l) != 1 || l[0].ID != id || l[0].Status != "resolved" {
+					t.Fatalf("incidents after the stalled trigger landed: %+v; want %s alone, resolved", l, id)
+				}
+				if !h.timelineHas(id, incident.FiringSuperseded, "pagerduty sent") {
+					t.Fatalf("no firing_superseded entry: %s", timelineTypes(h.incident(id)))
+				}
+			})
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -158,6 +159,56 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 					t.Fatalf("a firing ann never saw, resolved by her: %+v, want a new incident open", l)
 				}
 			})
+
+			// Guards of a miss: received before the resolve, but
+			// holding an alert the incident did not (the other
+			// Alertmanager of a cluster may have sent it after the
+			// resolve), or before a resolve pagerd made after asking
+			// Alertmanager's API (what it answered may be older): it
+			// opens the incident and pages. So does one received less
+			// than a tenth of the lease (3s here) before the resolve:
+			// two replicas' readings of the shared clock may differ by
+			// that much, and it may have been sent after it.
+			for _, tc := range []struct {
+				name     string
+				firing   string
+				resolve  func(h *harness, id string)
+				received time.Duration
+			}{
+				{"received within the clocks' skew of the resolve", firing, func(h *harness, _ string) { h.am(amKey, resolved) }, 38 * time.Second},
+				{"an alert the incident did not hold", amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0},
+					amAlert{st: "firing", labels: lbl("X", "critical", "b"), starts: t0.Add(10 * time.Second)}),
+					func(h *harness, _ string) { h.am(amKey, resolved) }, 0},
+				{"a later start of its alert", amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0.Add(10 * time.Second)}),
+					func(h *harness, _ string) { h.am(amKey, resolved) }, 0},
+				{"resolved after asking Alertmanager", firing, func(h *harness, id string) {
+					why := store.Entry{At: h.clock.Now(), Type: incident.ResolveConfirmed, Actor: "pagerd", Detail: "no alert of the group is active"}
+					if ok, err := h.d.incidents.ResolveUnlessRepeated(context.Background(), h.d.cfg.Load().Service("api"), id, 0, "alertmanager", why); err != nil || !ok {
+						t.Fatalf("resolve after asking: %v %v", ok, err)
+					}
+				}, 0},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					st := &stallingTriggerStore{Store: open(t)}
+					h := newHarness(t, withStore(st), withConfig(noStorm))
+					h.am(amKey, firing)
+					id := h.list("")[0].ID
+					h.runUntil(t0.Add(cmp.Or(tc.received, 20*time.Second)))
+					r := stallTrigger(t, h, st, "/api/v1/alertmanager", tc.firing, t0.Add(40*time.Second), func() { tc.resolve(h, id) })
+					if r.code != 200 {
+						t.Fatalf("answered %d %s, want 200", r.code, r.body)
+					}
+					l := h.list("")
+					if len(l) != 2 || l[0].Status != "triggered" || l[1].ID != id || l[1].Status != "resolved" {
+						t.Fatalf("incidents: %+v; want a new one open beside %s, resolved", l, id)
+					}
+					before := len(h.rec.lines(t0))
+					h.runUntil(t0.Add(41 * time.Second))
+					if got := h.rec.lines(t0)[before:]; len(got) == 0 {
+						t.Fatalf("the new incident paged nobody")
+					}
+				})
+			}
 
 			t.Run("pagerduty", func(t *testing.T) {
 				st := &stallingTriggerStore{Store: open(t)}

@@ -86,7 +86,7 @@ const StartMargin = 5 * time.Minute
 // Timeline entry types the job writes.
 const (
 	// EntryConfirmed comes just before the resolve it explains.
-	EntryConfirmed = "resolve_confirmed"
+	EntryConfirmed = incident.ResolveConfirmed
 	// EntryStillFiring is written when Alertmanager first says the group
 	// still fires.
 	EntryStillFiring = "resolve_still_firing"

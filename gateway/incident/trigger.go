@@ -245,25 +245,39 @@ func receivedSkew(cfg *policy.Config) time.Duration {
 // timeline says so (a firing_superseded entry, best effort: the answer
 // is 2xx either way, as a 5xx would have the sender's retry, received
 // now, open the incident) and the metric counts it superseded. Resolved
-// by anyone else (a person who never saw this alert) or on a clock
-// read as ahead of this replica's, it opens the incident as it did
-// before the store could tell.
+// by anyone else (a person who never saw this alert), by pagerd after
+// asking Alertmanager (decidedResolve), or on a clock read as ahead of
+// this replica's, it opens the incident as it did
+// before the store could tell. So does an Alertmanager notification
+// holding an alert the incident did not hold firing, or one started
+// later (ingest.NothingNewer): it may be a new firing that the other
+// Alertmanager of a cluster sent after the resolve, received first.
 func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, id string, now time.Time) (string, store.Outcome, error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
 		return "", 0, fmt.Errorf("the alert was received before incident %s was resolved, and its timeline, which says by whom, could not be read: %w", id, err)
 	}
 	var resolve *store.Entry
+	decided := false
 	for i := len(tl) - 1; i >= 0; i-- {
 		if tl[i].Type == string(policy.ActionResolve) {
 			resolve = &tl[i]
+			decided = decidedResolve(tl, i-1) || decidedResolve(tl, i+1)
 			break
 		}
 	}
 	// now is when the trigger began, before its write: read the clock
 	// again, after the resolve.
 	now = s.clock()
-	if resolve == nil || resolve.Actor != a.Source || resolve.At.After(now.Add(receivedSkew(cfg))) {
+	newer := false
+	if resolve != nil && a.Source == "alertmanager" {
+		inc, err := s.o.Store.Get(ctx, id)
+		if err != nil {
+			return "", 0, fmt.Errorf("the alert was received before incident %s was resolved, and the incident, which says what it held, could not be read: %w", id, err)
+		}
+		newer = !ingest.NothingNewer(a.Details, inc.Details)
+	}
+	if resolve == nil || resolve.Actor != a.Source || decided || resolve.At.After(now.Add(receivedSkew(cfg))) || newer {
 		a.Received = time.Time{}
 		return s.trigger(ctx, cfg, a)
 	}
@@ -277,6 +291,23 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 		"service", a.Service.Name, "source", a.Source, "received", received, "resolved", resolve.At)
 	s.m.alerts.WithLabelValues(a.Source, a.Service.Name, "superseded").Inc()
 	return id, store.Superseded, nil
+}
+
+// Timeline entries by pagerd beside a resolve it made on its own
+// judgement, in the sender's name: after asking Alertmanager's API
+// whether the incident's alerts still fire (amresolve, and
+// endIfGroupEnded's), or finding their group gone from its config.
+const (
+	ResolveConfirmed = "resolve_confirmed"
+	ResolveGroupGone = "resolve_group_gone"
+)
+
+// decidedResolve says whether tl[i], beside a resolve entry, says pagerd
+// resolved the incident on its own judgement (ResolveConfirmed,
+// ResolveGroupGone), not on its sender's resolve: a firing received
+// before it is not known to be older than what Alertmanager answered.
+func decidedResolve(tl []store.Entry, i int) bool {
+	return i >= 0 && i < len(tl) && tl[i].Actor == "pagerd" && (tl[i].Type == ResolveConfirmed || tl[i].Type == ResolveGroupGone)
 }
 
 // endIfGroupEnded resolves inc, which a's repeat found open, when the
@@ -450,7 +481,7 @@ func (s *Service) endIfGroupEndedOnce(ctx context.Context, inc *store.Incident, 
 	detail := "Alertmanager sent the group (or, in fingerprint mode, the alert) firing again, every alert of it started after the resolve pagerd withheld at " +
 		withheld.UTC().Format(time.RFC3339) + " because Alertmanager had left alerts out of it: the group had ended, so this incident is resolved " +
 		"and the new firing opens an incident of its own, which pages"
-	if err := s.Note(ctx, inc.ID, store.Entry{At: s.clock(), Type: "resolve_confirmed", Actor: "pagerd", Detail: detail}); err != nil {
+	if err := s.Note(ctx, inc.ID, store.Entry{At: s.clock(), Type: ResolveConfirmed, Actor: "pagerd", Detail: detail}); err != nil {
 		// Best effort: the resolve is stored, and the new incident
 		// must open whatever becomes of the note.
 		s.log.Warn("why the incident was resolved not noted in the timeline", "incident", inc.ID, "err", err)

@@ -196,3 +196,57 @@ func recordedName(labels map[string]string, fp string) string {
 	}
 	return fmt.Sprintf("%s (fingerprint %s)", truncateRunes(name, 128, "…"), fp)
 }
+
+// NothingNewer says whether a firing notification's details (firing, as
+// the intake builds them for its incident) hold nothing that an
+// incident's details (recorded: those of the latest firing notification
+// that opened or repeated it) did not: every firing alert of the
+// notification was recorded firing, by fingerprint, having started no
+// later. A firing that arrived before its sender's resolve and reached
+// the store after it is superseded only then: one holding an alert that
+// started later, or one the incident never recorded, may be a new firing
+// sent after that resolve (by the other Alertmanager of a cluster). Not
+// known, so false: details that do not list every firing alert of the
+// notification (over MaxDetailAlerts, left out by Alertmanager, unread),
+// an alert without a fingerprint, and details of no known shape.
+func NothingNewer(firing, recorded json.RawMessage) bool {
+	var d amDetails
+	if len(firing) == 0 || json.Unmarshal(firing, &d) != nil || d.Source != "alertmanager" ||
+		d.TruncatedAlerts > 0 || d.AlertsUnread > 0 || d.AlertsOmitted > 0 {
+		return false
+	}
+	rec := recordedFiring(recorded)
+	n := 0
+	for _, a := range d.Alerts {
+		if a.Status != StatusFiring {
+			continue
+		}
+		n++
+		i := slices.IndexFunc(rec, func(r recordedAlert) bool { return r.Fingerprint == a.Fingerprint })
+		if a.Fingerprint == "" || i < 0 || !startedNoLater(a.StartsAt, rec[i].StartsAt) {
+			return false
+		}
+	}
+	if d.AlertsFiring != nil && *d.AlertsFiring != n {
+		return false
+	}
+	return n > 0
+}
+
+// startedNoLater says whether an alert that started at a (as details
+// write it) started no later than at r: the same text, or both times
+// read and a not after r; false when a is not known.
+func startedNoLater(a, r string) bool {
+	if a == "" {
+		return false
+	}
+	if a == r {
+		return true
+	}
+	ta, err := time.Parse(time.RFC3339Nano, a)
+	if err != nil {
+		return false
+	}
+	tr, err := time.Parse(time.RFC3339Nano, r)
+	return err == nil && !ta.After(tr)
+}

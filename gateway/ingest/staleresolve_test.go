@@ -52,3 +52,44 @@ func TestEndedUncovered(t *testing.T) {
 		})
 	}
 }
+
+// TestNothingNewer: a firing notification holds nothing newer than an
+// incident recorded when every firing alert of it was recorded firing,
+// by fingerprint, started no later; an alert not recorded, one that
+// started later, one with no start, and a notification that does not
+// list every firing alert (Alertmanager left some out) may hold a new
+// firing.
+func TestNothingNewer(t *testing.T) {
+	t0 := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	alert := func(inst, status string, start time.Time) Alert {
+		return Alert{Status: status, Labels: map[string]string{"alertname": "A", "instance": inst}, StartsAt: start, Fingerprint: "fp-" + inst}
+	}
+	details := func(truncated uint64, alerts ...Alert) []byte {
+		return (&Message{GroupKey: "g", Status: StatusFiring, TruncatedAlerts: truncated, Alerts: alerts}).Groups(false)[0].Details
+	}
+	ab := details(0, alert("a", StatusFiring, t0), alert("b", StatusFiring, t0.Add(time.Minute)))
+	for _, tc := range []struct {
+		name             string
+		firing, recorded []byte
+		want             bool
+	}{
+		{"the same", ab, ab, true},
+		{"part of what was recorded", details(0, alert("a", StatusFiring, t0)), ab, true},
+		{"an earlier start", details(0, alert("b", StatusFiring, t0)), ab, true},
+		{"a resolved alert besides", details(0, alert("a", StatusFiring, t0), alert("c", StatusResolved, t0)), ab, true},
+		{"an alert not recorded", details(0, alert("a", StatusFiring, t0), alert("c", StatusFiring, t0)), ab, false},
+		{"a later start", details(0, alert("a", StatusFiring, t0.Add(time.Second))), ab, false},
+		{"recorded resolved", details(0, alert("a", StatusFiring, t0)), details(0, alert("a", StatusResolved, t0)), false},
+		{"no start", details(0, alert("a", StatusFiring, time.Time{})), details(0, alert("a", StatusFiring, time.Time{})), false},
+		{"alerts left out", details(1, alert("a", StatusFiring, t0)), ab, false},
+		{"no firing alert", details(0, alert("a", StatusResolved, t0)), ab, false},
+		{"not Alertmanager's", []byte(`{"source":"pagerduty"}`), ab, false},
+		{"nothing recorded", ab, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NothingNewer(tc.firing, tc.recorded); got != tc.want {
+				t.Fatalf("NothingNewer = %v, want %v\nfiring   %s\nrecorded %s", got, tc.want, tc.firing, tc.recorded)
+			}
+		})
+	}
+}

@@ -247,10 +247,10 @@ func receivedSkew(cfg *policy.Config) time.Duration {
 // now, open the incident) and the metric counts it superseded. Resolved
 // by anyone else (a person who never saw this alert), by pagerd after
 // asking Alertmanager (decidedResolve), or on a clock read as ahead of
-// this replica's, it opens the incident as it did
-// before the store could tell. So does an Alertmanager notification
-// holding an alert the incident did not hold firing, or one started
-// later (ingest.NothingNewer): it may be a new firing that the other
+// this replica's, it opens the incident as it did before the store could
+// tell. So does an Alertmanager notification holding an alert the
+// incident did not hold firing, or one started later
+// (ingest.NothingNewer): it may be a new firing that the other
 // Alertmanager of a cluster sent after the resolve, received first.
 func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, id string, now time.Time) (string, store.Outcome, error) {
 	tl, err := s.o.Store.Timeline(ctx, id)

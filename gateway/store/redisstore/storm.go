@@ -58,12 +58,20 @@ if not again and h[5] == ARGV[9] and h[6] then
   return a
 end
 if imm < 1 then imm = 1 end
-local held = redis.call('LLEN', KEYS[2])
+-- The pages held, read (LLEN) only where the answer needs them before a
+-- write: a page held is counted by its RPUSH's reply instead, the held
+-- before it that reply less one (a script runs alone), which saves the
+-- read in an alert storm's every admit but its first pages.
+local held = nil
+local function heldNow()
+  if held == nil then held = redis.call('LLEN', KEYS[2]) end
+  return held
+end
 local e, sent, top, nxt = tonumber(h[1]), tonumber(h[2]), tonumber(h[3]), tonumber(h[4]) or ` + strconv.Itoa(store.NoRank) + `
 local fresh = false
 if not e and again then
   e, sent, top, nxt, fresh = now, 0, ` + strconv.Itoa(store.NoRank) + `, ` + strconv.Itoa(store.NoRank) + `, true
-elseif not e or (now >= e and held == 0 and not again) then
+elseif not e or (now >= e and not again and heldNow() == 0) then
   e, sent, top, nxt, fresh = now + win, 0, ` + strconv.Itoa(store.NoRank) + `, ` + strconv.Itoa(store.NoRank) + `, true
 end
 -- The fields of the window this admit sets, written in one HSET at the
@@ -86,7 +94,7 @@ if not again and (sent < imm or rank < top) then
   if rs and rs ~= '' then rs = rs .. ',' .. rank else rs = tostring(rank) end
   set[f] = rs
   send = 1
-  if held > 0 then
+  if heldNow() > 0 then
     -- Listed as sent: say whether a page of its incident held before it
     -- pages acknowledged incidents too (Admission.Acknowledged). The
     -- listings are docjson's: the incident first, "a":true outside any
@@ -102,8 +110,8 @@ if not again and (sent < imm or rank < top) then
     listed = 1
   end
 else
-  redis.call('RPUSH', KEYS[2], ARGV[5])
-  if held == 0 and redis.call('HEXISTS', KEYS[4], ARGV[6]) == 0 then
+  -- The first page held (nothing held before it) schedules the storm.
+  if redis.call('RPUSH', KEYS[2], ARGV[5]) == 1 and redis.call('HEXISTS', KEYS[4], ARGV[6]) == 0 then
     redis.call('ZADD', KEYS[3], string.format('%d', e), ARGV[6])
   end
 end

@@ -984,6 +984,19 @@ end
 return out
 `)
 
+// knownRead is how many entries claimAllScript reads at once of a shard
+// known to hold something due (a new incident's first page, written
+// through this store: dueHeads.dueOf): its due entries and the first
+// entry after them, in one command, when no more than knownRead-1 are
+// due, as at a wake for one new incident or for a burst spread over the
+// shards; more due than that, and its due entries are read again, all of
+// them, and its head after the claim, as before. Its due entries, and
+// then its head after the claim, were two reads for every shard claimed
+// from. Reading four entries of a shard of hundreds, not one, measured
+// no dearer in Redis's time than the read it saves
+// (BenchmarkClaimAtAWake), and covers a wake's few due in a shard.
+const knownRead = 4
+
 // claimAllScript is ClaimDue and NextDue over every shard in one call, on
 // a Redis that holds them all (not a cluster, where no script may span
 // shards): ARGV the key prefix, the number of shards, now, lease end, max,
@@ -1000,9 +1013,10 @@ return out
 // entries (more may be due: the caller asks again). A shard's earliest
 // entry is read first, so a shard with nothing due costs one command,
 // not two; but a shard known to hold something due (a new incident's
-// first page, written through the caller) has its due entries read at
-// once, and its head only if none are: the look at the head was a
-// command more for every shard claimed from.
+// first page, written through the caller) has its first knownRead
+// entries read at once: fewer of them due, they are all its due entries,
+// and the first after them tells its head after the claim without a look
+// at it (a command more for every shard claimed from).
 // The numbers it passes to commands are strings (ARGV[5], '0'): Redis
 // turns a Lua number into one with printf's %.17g, a microsecond more
 // than a string, at every read of a due set.
@@ -1033,25 +1047,33 @@ end
 local known, due = {}, ARGV[9] or ''
 for i = 1, #due, 2 do known[tonumber(string.sub(due, i, i + 1), 16) + 1] = true end
 local m = #shards
-local heads, pos, head, later = {}, {}, {}, nil
+-- rest: of a shard whose due entries were all read with the first entry
+-- after them, that entry's score (false for none).
+local heads, pos, head, rest, later = {}, {}, {}, {}, nil
 for _, s in ipairs(shards) do
   heads[s], pos[s] = {}, 1
-  if known[s] then
-    heads[s] = redis.call('ZRANGEBYSCORE', key(s, 'due'), '-inf', ARGV[3], 'WITHSCORES', 'LIMIT', '0', ARGV[5])
-  end
-  if #heads[s] == 0 then
-    local z = redis.call('ZRANGE', key(s, 'due'), '0', '0', 'WITHSCORES')
+  -- A shard known to hold something due has its first knownRead entries
+  -- read, any other its first.
+  local asked, last = 1, '0'
+  if known[s] then asked, last = ` + strconv.Itoa(knownRead) + `, '` + strconv.Itoa(knownRead-1) + `' end
+  local z = redis.call('ZRANGE', key(s, 'due'), '0', last, 'WITHSCORES')
+  local d = 0
+  while z[2 * d + 2] and tonumber(z[2 * d + 2]) <= now do d = d + 1 end
+  if d == 0 then
     if z[2] then
       local score = tonumber(z[2])
-      if score <= now then
-        heads[s] = redis.call('ZRANGEBYSCORE', key(s, 'due'), '-inf', ARGV[3], 'WITHSCORES', 'LIMIT', '0', ARGV[5])
-      else
-        head[s] = score
-        if later == nil or score < later then later = score end
-      end
+      head[s] = score
+      if later == nil or score < later then later = score end
     else
       head[s] = -1
     end
+  elseif 2 * d < #z or #z < 2 * asked then
+    -- Every due entry read: an entry not due after them, or the end.
+    for i = 1, 2 * d do heads[s][i] = z[i] end
+    rest[s] = false
+    if z[2 * d + 2] then rest[s] = tonumber(z[2 * d + 2]) end
+  else
+    heads[s] = redis.call('ZRANGEBYSCORE', key(s, 'due'), '-inf', ARGV[3], 'WITHSCORES', 'LIMIT', '0', ARGV[5])
   end
 end
 local out = {}
@@ -1095,13 +1117,24 @@ if taken == max then
   return out
 end
 -- Nothing else is due: the next is the earliest of the shards that had
--- nothing due and the new earliest of those claimed from.
+-- nothing due and the new earliest of those claimed from. Every due entry
+-- read was claimed, moved to the lease end, and nothing else of their
+-- shards moved: a shard whose entries after them were read (rest) has
+-- its head at the lease end or at that first entry after them, whichever
+-- is earlier, which is what a look at its head (ZRANGE) would read.
+local leaseEnd = tonumber(ARGV[4])
 for _, s in ipairs(shards) do
   if #heads[s] > 0 then
-    local z = redis.call('ZRANGE', key(s, 'due'), '0', '0', 'WITHSCORES')
+    local score = nil
+    if rest[s] ~= nil then
+      score = leaseEnd
+      if rest[s] and rest[s] < score then score = rest[s] end
+    else
+      local z = redis.call('ZRANGE', key(s, 'due'), '0', '0', 'WITHSCORES')
+      if z[2] then score = tonumber(z[2]) end
+    end
     head[s] = -1
-    if z[2] then
-      local score = tonumber(z[2])
+    if score then
       head[s] = score
       if later == nil or score < later then later = score end
     end

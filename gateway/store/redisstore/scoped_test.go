@@ -290,3 +290,98 @@ func TestScopedClaimFindsAWriteThatRanAfterItsCallerGaveUp(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// keysInShard is n dedup keys of service api in the shard.
+func keysInShard(t *testing.T, shard, n int) []string {
+	t.Helper()
+	var keys []string
+	for i := 0; len(keys) < n; i++ {
+		if i == 100000 {
+			t.Fatalf("fewer than %d keys in shard %d", n, shard)
+		}
+		if k := "s" + strconv.Itoa(i); store.ShardOf("api", k) == shard {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// TestScopedClaimOfAKnownShardTellsItsHead: a claim reads a shard this
+// store knows holds something due by its first few entries, and when
+// fewer of them are due than it read, tells the shard's head after the
+// claim from the entry after them (or the lease end, when earlier), not a
+// look at the head: the next due time and the next claims must be those
+// a look would give, however many are due, whether an entry follows and
+// whether it comes before the lease end or after. More due than it read,
+// and it reads them all, and the head, as before.
+func TestScopedClaimOfAKnownShardTellsItsHead(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	const lease = time.Minute
+	for i, tc := range []struct {
+		due   int
+		after time.Duration // the shard's next entry not due, 0 for none
+		reads int64         // reads of due sets by the claim
+	}{
+		{1, 0, 1}, {1, 10 * time.Second, 1}, {1, 2 * time.Minute, 1},
+		{3, 0, 1}, {3, 10 * time.Second, 1}, {3, 2 * time.Minute, 1},
+		{4, 0, 3}, {4, 10 * time.Second, 3}, {4, 2 * time.Minute, 3},
+		{9, 10 * time.Second, 3},
+	} {
+		t.Run(fmt.Sprintf("due=%d,after=%v", tc.due, tc.after), func(t *testing.T) {
+			s := redisstore.New(rdb, "head"+strconv.Itoa(i))
+			ctx := context.Background()
+			if err := s.LoadScripts(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// The dispatcher's first look, everywhere: every shard's
+			// head known, so that what follows is written through
+			// this store.
+			if cs, _, _, _, err := s.ClaimDueNextScoped(ctx, at, lease, 64, true); err != nil || len(cs) != 0 {
+				t.Fatalf("first claim: %+v, %v", cs, err)
+			}
+			shard := 5
+			keys := keysInShard(t, shard, tc.due+1)
+			want := at.Add(lease)
+			if tc.after > 0 {
+				dueIn(t, s, keys[tc.due], at.Add(-time.Hour), at.Add(tc.after))
+				want = at.Add(min(lease, tc.after))
+			}
+			ids := map[string]bool{}
+			for _, k := range keys[:tc.due] {
+				id, _ := dueIn(t, s, k, at, at)
+				ids[id] = true
+			}
+			before := dueReads(t, rdb)
+			cs, next, ok, more, err := s.ClaimDueNextScoped(ctx, at, lease, 64, false)
+			if err != nil || more || len(cs) != tc.due {
+				t.Fatalf("claim: %d claims, more=%v, %v; want %d", len(cs), more, err, tc.due)
+			}
+			for _, c := range cs {
+				if !ids[c.Incident] || !c.Due.Equal(at) {
+					t.Fatalf("claimed %+v, want one of the incidents due at %v", c, at)
+				}
+			}
+			if reads := dueReads(t, rdb) - before; reads != tc.reads {
+				t.Errorf("the claim read due sets %d times, want %d", reads, tc.reads)
+			}
+			if !ok || !next.Equal(want) {
+				t.Fatalf("next due after the claim: %v ok=%v, want %v", next, ok, want)
+			}
+			// What a look at every shard's head gives, from a store
+			// that knows nothing of them.
+			if got, ok, err := redisstore.New(rdb, "head"+strconv.Itoa(i)).NextDue(ctx); err != nil || !ok || !got.Equal(want) {
+				t.Fatalf("NextDue: %v %v %v, want %v", got, ok, err, want)
+			}
+			// Nothing more due until then, and what comes due then is
+			// claimed then.
+			if cs, next, ok, _, err := s.ClaimDueNextScoped(ctx, want.Add(-time.Millisecond), lease, 64, false); err != nil || len(cs) != 0 || !ok || !next.Equal(want) {
+				t.Fatalf("claim just before %v: %+v, next %v %v, %v; want none, next then", want, cs, next, ok, err)
+			}
+			if cs, _, _, _, err := s.ClaimDueNextScoped(ctx, want, lease, 64, false); err != nil || len(cs) == 0 {
+				t.Fatalf("claim at %v: %+v, %v; want what comes due then", want, cs, err)
+			}
+		})
+	}
+}

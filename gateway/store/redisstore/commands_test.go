@@ -159,3 +159,114 @@ func TestClaimOfANewIncidentIsFourCommands(t *testing.T) {
 		t.Fatalf("claim after: %+v, next %v %v, %v; want none, next at the lease end", cs, next, ok, err)
 	}
 }
+
+// TestFlushOfAStormIsNineCommands: a storm's flush, once a window's
+// message went out, drops the pages it carried, opens the next window
+// and releases the storm's claim: it checks the claim (HGET), reads the
+// pages held after those the message carried and, as one of them is of
+// an incident, those it carried (LRANGE twice: store.HeldAgain), trims
+// the list (LTRIM), reads and writes the window (HMGET, HSET, HDEL),
+// releases the claim (HDEL) and leaves the storm due at the next
+// window's end for the page held meanwhile (ZADD): nine commands. It ran
+// twelve: it read the window's ranks apart (HGET), wrote its flusher
+// apart (HSET) and counted the pages left (LLEN), which the pages it
+// read after those carried tell.
+func TestFlushOfAStormIsNineCommands(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := redisstore.New(rdb, "flush")
+	ctx := context.Background()
+	if err := s.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	rules := store.StormRules{Window: 10 * time.Second, Immediate: 1}
+	key := store.StormKey("ann", "push")
+	admit := func(i int, now time.Time) store.Admission {
+		t.Helper()
+		p := store.HeldPage{Incident: "inc" + strconv.Itoa(i), Deadline: "1.1", Service: "api", Priority: "P3", Rank: 3, Level: 1,
+			Summary: "disk", Due: now}
+		a, err := s.Admit(ctx, key, p, now, rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if a := admit(0, at); !a.Send {
+		t.Fatalf("the first page of the window: %+v, want it sent", a)
+	}
+	for i := 1; i <= 3; i++ {
+		if a := admit(i, at.Add(time.Duration(i)*time.Millisecond)); a.Send {
+			t.Fatalf("page %d: %+v, want it held", i, a)
+		}
+	}
+	end := at.Add(rules.Window)
+	cs, err := s.ClaimDue(ctx, end, time.Minute, 10)
+	if err != nil || len(cs) != 1 || cs[0].Storm != key {
+		t.Fatalf("claim at the window's end: %+v, %v; want the storm", cs, err)
+	}
+	hs, err := s.Held(ctx, key)
+	if err != nil || len(hs) != 3 {
+		t.Fatalf("held: %d, %v; want 3", len(hs), err)
+	}
+	// A page held while the message was on its way: left for the next
+	// window.
+	if a := admit(4, end.Add(time.Millisecond)); a.Send {
+		t.Fatalf("page held during the flush: %+v, want it held", a)
+	}
+	before := commandsRun(t, rdb)
+	if ok, err := s.Flushed(ctx, cs[0], len(hs), 3, end.Add(2*time.Millisecond), rules); err != nil || !ok {
+		t.Fatalf("flushed: %v, %v", ok, err)
+	}
+	if n := commandsRun(t, rdb) - before; n != 9 {
+		t.Errorf("the flush ran %d commands, want 9", n)
+	}
+	if hs, err := s.Held(ctx, key); err != nil || len(hs) != 1 || hs[0].Incident != "inc4" {
+		t.Fatalf("held after the flush: %+v, %v; want the page held during it", hs, err)
+	}
+	if next, ok, err := s.NextDue(ctx); err != nil || !ok || !next.Equal(end.Add(2*time.Millisecond).Add(rules.Window)) {
+		t.Fatalf("next due after the flush: %v %v %v, want the next window's end", next, ok, err)
+	}
+}
+
+// TestFlushWithEveryPageLeftDroppedLeavesTheStormNotDue: the pages a
+// flush leaves held are counted from those it read after the message's
+// (less those it drops), not read again: when every page held meanwhile
+// is a step the message carried, held again (dropped), nothing is left,
+// and the storm leaves the due set rather than coming due for nothing.
+func TestFlushWithEveryPageLeftDroppedLeavesTheStormNotDue(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := redisstore.New(rdb, "drop")
+	ctx := context.Background()
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	rules := store.StormRules{Window: 10 * time.Second, Immediate: 1}
+	key := store.StormKey("ann", "push")
+	p := func(inc string) store.HeldPage {
+		return store.HeldPage{Incident: inc, Deadline: "1.1", Service: "api", Priority: "P3", Rank: 3, Level: 1, Summary: "disk", Due: at}
+	}
+	if a, err := s.Admit(ctx, key, p("first"), at, rules); err != nil || !a.Send {
+		t.Fatalf("the first page: %+v, %v; want it sent", a, err)
+	}
+	if a, err := s.Admit(ctx, key, p("held"), at.Add(time.Millisecond), rules); err != nil || a.Send {
+		t.Fatalf("the second page: %+v, %v; want it held", a, err)
+	}
+	end := at.Add(rules.Window)
+	cs, err := s.ClaimDue(ctx, end, time.Minute, 10)
+	if err != nil || len(cs) != 1 || cs[0].Storm != key {
+		t.Fatalf("claim at the window's end: %+v, %v; want the storm", cs, err)
+	}
+	// The same step held again while the message carrying it is sent.
+	if a, err := s.Admit(ctx, key, p("held"), end.Add(time.Millisecond), rules); err != nil || a.Send {
+		t.Fatalf("the step held again: %+v, %v; want it held", a, err)
+	}
+	if ok, err := s.Flushed(ctx, cs[0], 1, 3, end.Add(2*time.Millisecond), rules); err != nil || !ok {
+		t.Fatalf("flushed: %v, %v", ok, err)
+	}
+	if hs, err := s.Held(ctx, key); err != nil || len(hs) != 0 {
+		t.Fatalf("held after the flush: %+v, %v; want none (the step held again dropped)", hs, err)
+	}
+	if next, ok, err := s.NextDue(ctx); err != nil || ok {
+		t.Fatalf("next due after the flush: %v %v %v; want nothing due", next, ok, err)
+	}
+}

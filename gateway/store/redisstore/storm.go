@@ -251,6 +251,9 @@ if not cur or string.sub(cur, 1, #ARGV[2] + 1) ~= ARGV[2] .. ':' then
 end
 local n, now, win, imm, top = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 if imm < 1 then imm = 1 end
+-- The pages left held after the flush: those after the n it read, less
+-- those dropped, when it read them (the list's length, LLEN, otherwise).
+local left = nil
 if n > 0 then
   -- A step the message carried, held again after the n pages it read
   -- (store.HeldAgain): the positions among those left to drop.
@@ -317,22 +320,25 @@ if n > 0 then
     end
   end
   redis.call('LTRIM', KEYS[2], n, -1)
+  left = #rest
   if #drop > 0 then
     for _, j in ipairs(drop) do redis.call('LSET', KEYS[2], j - 1, '\0dropped') end
-    redis.call('LREM', KEYS[2], 0, '\0dropped')
+    left = left - redis.call('LREM', KEYS[2], 0, '\0dropped')
   end
 end
-local h = redis.call('HMGET', KEYS[1], 'sent', 'next')
+-- The window read and written in one command each: its ranks and its
+-- flusher were a read and a write apart.
+local h = redis.call('HMGET', KEYS[1], 'sent', 'next', 'nranks')
 local sent, t = tonumber(h[1]) or 0, tonumber(h[2]) or ` + strconv.Itoa(store.NoRank) + `
 if sent < imm then sent = imm end
 if top < t then t = top end
 local e = now + win
 redis.call('HSET', KEYS[1], 'end', e, 'sent', sent, 'top', t, 'next', ` + strconv.Itoa(store.NoRank) + `, 'opened', top,
-  'ranks', redis.call('HGET', KEYS[1], 'nranks') or '', 'nranks', '')
+  'ranks', h[3] or '', 'nranks', '', 'flushed_by', ARGV[2])
 redis.call('HDEL', KEYS[1], 'sentback', 'sentback_end')
-redis.call('HSET', KEYS[1], 'flushed_by', ARGV[2])
 redis.call('HDEL', KEYS[4], ARGV[1])
-if redis.call('LLEN', KEYS[2]) > 0 then
+if left == nil then left = redis.call('LLEN', KEYS[2]) end
+if left > 0 then
   redis.call('ZADD', KEYS[3], e, ARGV[1])
 else
   redis.call('ZREM', KEYS[3], ARGV[1])

@@ -90,9 +90,10 @@ func (cc *Cache[V]) Len() int {
 }
 
 // CanonicalCopy is the incident as decoding its record just after Trigger
-// created it gives it back: version 1, no repeats (nor CheckRepeats and
-// NoFirstPageLead, which are never stored), times in UTC with no monotonic
-// reading, slices the JSON omits when empty nil, details nil when empty,
+// created it gives it back: version 1, no repeats (nor CheckRepeats,
+// NoFirstPageLead and ReceivedBy, which are never stored), times in UTC
+// with no monotonic reading, slices the JSON omits when empty nil,
+// details nil when empty,
 // and State's id and service those of the incident (Redis's decoding sets
 // them so; the embedded store keeps only incidents whose state holds
 // them already). ok is false if a time is not at UTC's offset (its
@@ -123,7 +124,7 @@ func CanonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 		*t = t.UTC()
 	}
 	c := *inc
-	c.Version, c.Repeats, c.CheckRepeats, c.NoFirstPageLead = 1, 0, false, false
+	c.Version, c.Repeats, c.CheckRepeats, c.NoFirstPageLead, c.ReceivedBy = 1, 0, false, false, time.Time{}
 	at(&c.CreatedAt)
 	at(&c.UpdatedAt)
 	at(&c.LastSeen)

@@ -93,8 +93,8 @@ func (cc *Cache[V]) Len() int {
 // created it gives it back: version 1, no repeats (nor CheckRepeats,
 // NoFirstPageLead and ReceivedBy, which are never stored), times in UTC
 // with no monotonic reading, slices the JSON omits when empty nil,
-// details nil when empty,
-// and State's id and service those of the incident (Redis's decoding sets
+// details nil when empty, and State's id and service those of the
+// incident (Redis's decoding sets
 // them so; the embedded store keeps only incidents whose state holds
 // them already). ok is false if a time is not at UTC's offset (its
 // decoding would carry another zone) or outside years 0-9999.

@@ -184,6 +184,9 @@ type Daemon struct {
 	// the embedded store; Run keeps it read. The daemon runs on it unless
 	// Options.Now is set.
 	clock atomic.Pointer[sharedclock.Clock]
+	// arrivals stamps alerts as they arrive, allowing for this process's
+	// stops (nil with Options.Now: the test's clock stamps them).
+	arrivals *arrivals
 }
 
 // now is the daemon's clock when Options.Now is unset: the shared clock
@@ -530,7 +533,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// the server stamps on it (ServerOptions.Received nil).
 	var received func() time.Time
 	if shared {
-		received = d.received
+		d.arrivals = newArrivals(d.received)
+		received = d.arrivals.stamp
 	}
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, InUse: &d.cfg.inUse, Incidents: d.incidents, Overrides: d.overrides, Console: cons,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
@@ -791,6 +795,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if c := d.clock.Load(); c != nil {
 		go c.Run(ctx)
+	}
+	if d.arrivals != nil {
+		go d.arrivals.run(ctx)
 	}
 	go d.health.Run(ctx)
 	go d.reloads(ctx)

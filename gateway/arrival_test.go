@@ -1,0 +1,53 @@
+package gateway
+
+import (
+	"testing"
+	"time"
+)
+
+// TestArrivalsStampAStopsStart: a request read while the process was
+// stopped (the watch has not ticked for over a second), or within two
+// seconds after such a stop, is stamped at the stop's start, as it may
+// have reached the socket any time during it (the groups soak: a replica
+// stopped 15 s read a firing its sender had given up on, and opened an
+// incident for alerts resolved meanwhile); otherwise at its reading. A
+// gap of a second or less between ticks is no stop. Not on the shared
+// clock (zero), nothing is stamped.
+func TestArrivalsStampAStopsStart(t *testing.T) {
+	t0 := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	now := t0
+	a := newArrivals(func() time.Time { return now })
+	at := func(d time.Duration) { now = t0.Add(d) }
+	want := func(what string, d time.Duration) {
+		t.Helper()
+		if got := a.stamp(); !got.Equal(t0.Add(d)) {
+			t.Fatalf("%s: stamped %v, want %v", what, got.Sub(t0), d)
+		}
+	}
+	want("before the first tick", 0)
+	a.ticked()
+	at(900 * time.Millisecond)
+	want("ticking", 900*time.Millisecond)
+	a.ticked()
+	at(1900 * time.Millisecond)
+	a.ticked() // a gap of a second: no stop
+	want("after a gap of a second", 1900*time.Millisecond)
+
+	at(17 * time.Second) // stopped since the last tick
+	want("read before the watch ticked again", 1900*time.Millisecond)
+	a.ticked()
+	at(17*time.Second + 100*time.Millisecond)
+	a.ticked()
+	want("within the grace after the stop", 1900*time.Millisecond)
+	for d := 17200 * time.Millisecond; d <= 19100*time.Millisecond; d += 100 * time.Millisecond {
+		at(d)
+		a.ticked()
+	}
+	want("after the grace", 19*time.Second+100*time.Millisecond)
+
+	now = time.Time{}
+	a.ticked()
+	if got := a.stamp(); !got.IsZero() {
+		t.Fatalf("not on the shared clock: stamped %v, want zero", got)
+	}
+}

@@ -251,6 +251,7 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 // cut (Opsgenie takes notes of 25,000 characters; pagerd keeps
 // policy.MaxNoteBytes).
 func (s *Server) opsgenieAct(c echo.Context) error {
+	received := s.o.Received()
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
 	svc, err := s.opsgenieService(o, cfg, opsgenieActBucket)
@@ -261,7 +262,7 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 	outcome, retry := "", ""
 	switch c.Param("action") {
 	case "close":
-		ev, outcome = policy.Event{Kind: policy.EventResolve}, "resolved"
+		ev, outcome = policy.Event{Kind: policy.EventResolve, Received: received}, "resolved"
 		retry = "closing a closed alert changes nothing."
 	case "acknowledge":
 		ev, outcome = policy.Event{Kind: policy.EventAcknowledge}, "acknowledged"

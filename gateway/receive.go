@@ -372,7 +372,7 @@ func (s *Server) alertmanager(c echo.Context) (err error) {
 		// own.
 		ask := svc.AlertmanagerAPI() != "" && s.o.Withheld != nil
 		var why string
-		id, had, kept, err := s.o.Incidents.ResolveIfOpenOrHad(ctx, svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager", func(inc *store.Incident) bool {
+		id, had, kept, err := s.o.Incidents.ResolveIfOpenOrHad(ctx, svc, msg.OverflowDedupKey(), "alertmanager", "alertmanager", msg.Received, func(inc *store.Incident) bool {
 			why = olderThan
 			if why == "" {
 				why = ended.get().Uncovered(inc.Details).Newer
@@ -458,7 +458,7 @@ func (s *Server) alertmanager(c echo.Context) (err error) {
 				return false
 			}
 			return true
-		}, "alertmanager", func(*store.Incident) store.Entry {
+		}, "alertmanager", msg.Received, func(*store.Incident) store.Entry {
 			return store.Entry{At: at, Type: "resolve_group", Actor: "pagerd",
 				Detail: "Alertmanager sent the group as resolved, leaving no alert out: none of its alerts fires any more, this one included, " +
 					"though the notification did not name it among the alerts pagerd read (past the first " + strconv.Itoa(ingest.MaxAlertsPerMessage) +
@@ -775,7 +775,7 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 		// details, which every firing notification replaces,
 		// tell without another read.
 		var uncovered ingest.Uncovered
-		id, kept, err := s.o.Incidents.ResolveByDedupUnless(ctx, svc, g.DedupKey, "alertmanager", "alertmanager", func(inc *store.Incident) bool {
+		id, kept, err := s.o.Incidents.ResolveByDedupUnless(ctx, svc, g.DedupKey, "alertmanager", "alertmanager", msg.Received, func(inc *store.Incident) bool {
 			uncovered = ended.get().Uncovered(inc.Details)
 			// Without Alertmanager to ask, only an alert that fired
 			// again after the resolve's end keeps the incident open:
@@ -1035,7 +1035,7 @@ func (s *Server) event(ctx context.Context, cfg *policy.Config, svc *policy.Serv
 		_, err := s.o.Incidents.ActByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", policy.Event{Kind: policy.EventAcknowledge, Actor: "pagerduty"}, "acknowledged")
 		return err
 	default: // resolve; DecodeEvent admits nothing else
-		_, err := s.o.Incidents.ResolveByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", "pagerduty")
+		_, err := s.o.Incidents.ResolveByDedup(ctx, svc, "pd:"+ev.DedupKey, "pagerduty", "pagerduty", received)
 		return err
 	}
 }

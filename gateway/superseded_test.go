@@ -236,3 +236,107 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 		})
 	}
 }
+
+// stallingFindStore holds the next FindByDedup, once armed, until the
+// test lets it go: a replica stalled with a resolve in its hands, before
+// it read the incident it resolves.
+type stallingFindStore struct {
+	store.Store
+	mu      sync.Mutex
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *stallingFindStore) arm() (entered, release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entered, s.release = make(chan struct{}), make(chan struct{})
+	return s.entered, s.release
+}
+
+func (s *stallingFindStore) FindByDedup(ctx context.Context, service, dedupKey string) (*store.Incident, error) {
+	s.mu.Lock()
+	entered, release := s.entered, s.release
+	s.entered, s.release = nil, nil
+	s.mu.Unlock()
+	if entered != nil {
+		close(entered)
+		<-release
+	}
+	return s.Store.FindByDedup(ctx, service, dedupKey)
+}
+
+// TestFiringReceivedAfterASlowResolveOpens: the resolve is the one a
+// replica is slow with now. The sender's resolve is received at 20s and
+// stalls before it is written (resolved at 30s); the sender's trigger,
+// sent after it (the check fired again), is received at 22s, two seconds
+// after the resolve, and its write lands after the resolve's. In the order
+// pagerd received them the trigger came after the resolve: it is a new
+// incident, which pages. Compared with when the resolve was written, not
+// received, it was superseded and paged nobody. The same for an
+// Alertmanager notification of the group firing again with its alert's
+// start kept (a Prometheus restart).
+func TestFiringReceivedAfterASlowResolveOpens(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t0 := fixedNow
+			a := lbl("X", "critical", "a")
+			amFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0})
+			amResolved := amBody("resolved", "g", 0, amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(15 * time.Second)})
+			for _, tc := range []struct {
+				name, path              string
+				firing, resolve, source string
+			}{
+				{"pagerduty", "/v2/enqueue", pdEventBody("trigger", "k"), pdEventBody("resolve", "k"), "pagerduty"},
+				{"alertmanager", "/api/v1/alertmanager", amFiring, amResolved, "alertmanager"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					st := &stallingTriggerStore{Store: open(t)}
+					fs := &stallingFindStore{Store: st}
+					h := newHarness(t, withStore(fs), withConfig(noStorm))
+					post := func(body string) response {
+						if tc.source == "pagerduty" {
+							return h.do("POST", tc.path, body)
+						}
+						return h.do("POST", tc.path, body, "Authorization", "Bearer "+amKey)
+					}
+					if r := post(tc.firing); r.code/100 != 2 {
+						t.Fatalf("firing: %d %s", r.code, r.body)
+					}
+					id := h.list("")[0].ID
+					h.runUntil(t0.Add(20 * time.Second))
+					entered, release := fs.arm()
+					resolved := make(chan response, 1)
+					go func() { resolved <- post(tc.resolve) }()
+					select {
+					case <-entered:
+					case r := <-resolved:
+						t.Fatalf("the resolve was answered (%d %s) without reading its incident", r.code, r.body)
+					}
+					h.clock.Set(t0.Add(22 * time.Second))
+					r := stallTrigger(t, h, st, tc.path, tc.firing, t0.Add(30*time.Second), func() {
+						close(release)
+						if r := <-resolved; r.code/100 != 2 {
+							t.Fatalf("resolve: %d %s", r.code, r.body)
+						}
+						if inc := h.incident(id); inc.Status != "resolved" {
+							t.Fatalf("the slow resolve did not resolve %s: %s", id, inc.Status)
+						}
+					})
+					if r.code/100 != 2 {
+						t.Fatalf("the firing received after the resolve: %d %s", r.code, r.body)
+					}
+					if l := h.list(""); len(l) != 2 || l[0].Status != "triggered" {
+						t.Fatalf("a firing received 2s after its sender's resolve: %d incidents, the newest %s; want a new one open (superseded: %v)",
+							len(l), l[0].Status, h.timelineHas(id, incident.FiringSuperseded, ""))
+					}
+					before := len(h.rec.lines(t0))
+					h.runUntil(t0.Add(31 * time.Second))
+					if got := h.rec.lines(t0)[before:]; len(got) == 0 {
+						t.Fatalf("the new incident paged nobody")
+					}
+				})
+			}
+		})
+	}
+}

@@ -493,6 +493,13 @@ type Event struct {
 	// paged at the seam. The daemon looks it up, since the machine knows
 	// neither the incident's labels nor the windows made at run time.
 	Then *Hold
+	// Received, for a resolve its sender sent (an Alertmanager resolved
+	// notification, a PagerDuty resolve event, an Opsgenie close), is
+	// when the daemon received it, on the clock its replicas share; zero
+	// when not known. The machine does not read it: the daemon records it
+	// on the resolve's timeline entry, where a firing received before it
+	// and written after it is told from one received after it.
+	Received time.Time
 }
 
 // ActionKind is what the machine tells the daemon to do or record.

@@ -76,6 +76,9 @@ type Entry struct {
 	// Unreached, on a delivery report, says its page reached nobody for
 	// certain (store.Entry's; reports do not read it).
 	Unreached bool `json:"unreached,omitempty"`
+	// Received, on a resolve its sender sent, is when pagerd received it
+	// (store.Entry's; reports do not read it).
+	Received time.Time `json:"received,omitzero"`
 }
 
 // Timeline entry types reports read.

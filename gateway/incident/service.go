@@ -327,7 +327,7 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 		owed := silences(cfg, inc, acts, now)
 		inc.Outbox = append(inc.Outbox, owed...)
 		wrote = true
-		return append(before, store.ActionEntries(acts, ev.Actor)...), true, nil
+		return append(before, actionEntries(acts, ev)...), true, nil
 	})
 	switch {
 	case errors.Is(err, ErrAlreadyResolved), errors.Is(err, ErrAlreadyEscalated), errors.Is(err, ErrReopenedSince), errors.Is(err, ErrRaisedSince),
@@ -350,6 +350,20 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 	s.acted(inc, acts)
 	s.wakeIfDue(inc, now)
 	return inc, acts, nil
+}
+
+// actionEntries are the timeline entries of acts, done on ev: the resolve
+// of one its sender sent says when pagerd received it (policy.Event.Received).
+func actionEntries(acts []policy.Action, ev policy.Event) []store.Entry {
+	tl := store.ActionEntries(acts, ev.Actor)
+	if !ev.Received.IsZero() {
+		for i := range tl {
+			if tl[i].Type == string(policy.ActionResolve) {
+				tl[i].Received = ev.Received
+			}
+		}
+	}
+	return tl
 }
 
 // Note appends entries to an incident's timeline without changing it.

@@ -236,22 +236,25 @@ func receivedSkew(cfg *policy.Config) time.Duration {
 
 // superseded is a trigger the store turned down (store.Superseded): a was
 // received before the latest incident with its dedup key, resolved, was
-// resolved, and its write landed after that resolve. Received in the
-// order it was sent, it was a repeat of that incident; opened, it pages
-// for an outage its sender has since said is over, and stays open, as
-// the sender says nothing more of an alert it resolved. When that
-// resolve is its sender's own (Alertmanager's resolved notification, a
-// PagerDuty resolve event), the alert opens nothing: the incident's
-// timeline says so (a firing_superseded entry, best effort: the answer
-// is 2xx either way, as a 5xx would have the sender's retry, received
-// now, open the incident) and the metric counts it superseded. Resolved
-// by anyone else (a person who never saw this alert), by pagerd after
-// asking Alertmanager (decidedResolve), or on a clock read as ahead of
-// this replica's, it opens the incident as it did before the store could
-// tell. So does an Alertmanager notification holding an alert the
-// incident did not hold firing, or one started later
-// (ingest.NothingNewer): it may be a new firing that the other
-// Alertmanager of a cluster sent after the resolve, received first.
+// resolved, and its write landed after that resolve. When the resolve was
+// received after a (store.Entry.Received, by more than the shared clock's
+// skew), a was, in the order pagerd received them, a repeat of that
+// incident; opened, it pages for an outage its sender has since said is
+// over, and stays open, as the sender says nothing more of an alert it
+// resolved. When that resolve is its sender's own (Alertmanager's
+// resolved notification, a PagerDuty resolve event, an Opsgenie close),
+// the alert opens nothing: the incident's timeline says so (a
+// firing_superseded entry, best effort: the answer is 2xx either way, as
+// a 5xx would have the sender's retry, received now, open the incident)
+// and the metric counts it superseded. Resolved by anyone else (a person
+// who never saw this alert), by pagerd after asking Alertmanager
+// (decidedResolve), received not known to be after a (its write may have
+// been long after its receipt, a firing sent after it received between),
+// or on a clock read as ahead of this replica's, it opens the incident as
+// it did before the store could tell. So does an Alertmanager
+// notification holding an alert the incident did not hold firing, or one
+// started later (ingest.NothingNewer): it may be a new firing that the
+// other Alertmanager of a cluster sent after the resolve, received first.
 func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, id string, now time.Time) (string, store.Outcome, error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
@@ -277,7 +280,13 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 		}
 		newer = !ingest.NothingNewer(a.Details, inc.Details)
 	}
-	if resolve == nil || resolve.Actor != a.Source || decided || resolve.At.After(now.Add(receivedSkew(cfg))) || newer {
+	// The order is the one pagerd received them in: the resolve's
+	// receipt, not its write, which a replica stalled with it, or a slow
+	// store, may have made well after a firing its sender sent next was
+	// received. Not known (a replica off the shared clock, or one that
+	// did not keep it), the firing may be that new one.
+	if resolve == nil || resolve.Actor != a.Source || decided || !resolve.Received.After(a.Received.Add(receivedSkew(cfg))) ||
+		resolve.At.After(now.Add(receivedSkew(cfg))) || newer {
 		a.Received = time.Time{}
 		return s.trigger(ctx, cfg, a)
 	}
@@ -466,7 +475,8 @@ func (s *Service) endIfGroupEndedOnce(ctx context.Context, inc *store.Incident, 
 		return false, nil, nil
 	}
 	acked := lastAcknowledged(&inc.State)
-	kept, err = s.resolveUnless(ctx, inc, a.Actor, func(cur *store.Incident) bool {
+	// Received zero: pagerd's judgement, not the sender's resolve.
+	kept, err = s.resolveUnless(ctx, inc, a.Actor, time.Time{}, func(cur *store.Incident) bool {
 		// An acknowledgement since the timeline was read: whether it
 		// holds the firing (after its taking, in the timeline's
 		// order) is read again (endIfGroupEnded).
@@ -933,8 +943,10 @@ func newAtOnce(rt policy.Route, st policy.Incident, pol *policy.EscalationPolicy
 // ResolveByDedup resolves the open incident with the dedup key, if any, and
 // returns its id ("" when there was none). A resolve for an alert pagerd
 // never opened, or already resolved, is done: there is nothing to store.
-func (s *Service) ResolveByDedup(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) (string, error) {
-	return s.ActByDedup(ctx, svc, dedupKey, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
+// received is when the sender's resolve was received (policy.Event.Received;
+// zero when not known).
+func (s *Service) ResolveByDedup(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, received time.Time) (string, error) {
+	return s.ActByDedup(ctx, svc, dedupKey, source, policy.Event{Kind: policy.EventResolve, Actor: actor, Received: received}, "resolved")
 }
 
 // ResolveByDedupUnless is ResolveByDedup unless keep, asked about the
@@ -943,13 +955,14 @@ func (s *Service) ResolveByDedup(ctx context.Context, svc *policy.Service, dedup
 // that the incident was not repeated since it was read (a repeat changes
 // its details, not its version), and keep is asked again on a fresh read
 // when it was: a firing notification that lands during the resolve is
-// judged by it.
-func (s *Service) ResolveByDedupUnless(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, keep func(*store.Incident) bool) (id string, kept *store.Incident, err error) {
+// judged by it. received is when the sender's resolve was received
+// (policy.Event.Received; zero when not known).
+func (s *Service) ResolveByDedupUnless(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, received time.Time, keep func(*store.Incident) bool) (id string, kept *store.Incident, err error) {
 	inc, err := s.openIncident(ctx, svc, dedupKey, true, source)
 	if inc == nil {
 		return "", nil, err
 	}
-	kept, err = s.resolveUnless(ctx, inc, actor, keep)
+	kept, err = s.resolveUnless(ctx, inc, actor, received, keep)
 	if isResolved(err) {
 		err = nil
 	}
@@ -968,8 +981,9 @@ func (s *Service) ResolveByDedupUnless(ctx context.Context, svc *policy.Service,
 // written and kept is the incident as keep saw it. The write also checks
 // that the incident was not repeated since it was read (a repeat changes
 // its details, not its version), and keep is asked again on a fresh read
-// when it was.
-func (s *Service) resolveUnless(ctx context.Context, inc *store.Incident, actor string, keep func(*store.Incident) bool) (kept *store.Incident, err error) {
+// when it was. received is when the sender's resolve was received
+// (policy.Event.Received), zero for one pagerd decided on.
+func (s *Service) resolveUnless(ctx context.Context, inc *store.Incident, actor string, received time.Time, keep func(*store.Incident) bool) (kept *store.Incident, err error) {
 	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
 		kept = nil
 		if inc.Open() && keep(inc) {
@@ -979,7 +993,7 @@ func (s *Service) resolveUnless(ctx context.Context, inc *store.Incident, actor 
 		inc.CheckRepeats = true
 		return nil, true, nil
 	}
-	_, _, err = s.applyGuarded(ctx, inc.ID, inc, policy.Event{Kind: policy.EventResolve, Actor: actor}, nil, g)
+	_, _, err = s.applyGuarded(ctx, inc.ID, inc, policy.Event{Kind: policy.EventResolve, Actor: actor, Received: received}, nil, g)
 	return kept, err
 }
 
@@ -1128,7 +1142,7 @@ func (s *Service) AcknowledgedByDedup(ctx context.Context, svc *policy.Service, 
 // alerts never have (a group's overflow incident): looking costs one read,
 // and the resolve uses what it read.
 func (s *Service) ResolveIfOpen(ctx context.Context, svc *policy.Service, dedupKey, source, actor string) (string, error) {
-	id, _, _, err := s.ResolveIfOpenOrHad(ctx, svc, dedupKey, source, actor, nil)
+	id, _, _, err := s.ResolveIfOpenOrHad(ctx, svc, dedupKey, source, actor, time.Time{}, nil)
 	return id, err
 }
 
@@ -1136,8 +1150,9 @@ func (s *Service) ResolveIfOpen(ctx context.Context, svc *policy.Service, dedupK
 // has an incident with the dedup key at all, open or resolved, in the
 // same read. With keep, it is ResolveByDedupUnless: an open incident keep
 // says must stay open is not written, and is returned as kept (with its
-// id).
-func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, keep func(*store.Incident) bool) (id string, had bool, kept *store.Incident, err error) {
+// id). received is when the sender's resolve was received
+// (policy.Event.Received; zero when not known).
+func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, received time.Time, keep func(*store.Incident) bool) (id string, had bool, kept *store.Incident, err error) {
 	inc, err := s.o.Store.FindByDedup(ctx, svc.Name, dedupKey)
 	if isNotFound(err) {
 		return "", false, nil, nil
@@ -1149,10 +1164,10 @@ func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, d
 		return "", true, nil, nil
 	}
 	if keep == nil {
-		id, err = s.actOn(ctx, svc, inc, source, policy.Event{Kind: policy.EventResolve, Actor: actor}, "resolved")
+		id, err = s.actOn(ctx, svc, inc, source, policy.Event{Kind: policy.EventResolve, Actor: actor, Received: received}, "resolved")
 		return id, true, nil, err
 	}
-	kept, err = s.resolveUnless(ctx, inc, actor, keep)
+	kept, err = s.resolveUnless(ctx, inc, actor, received, keep)
 	if isResolved(err) {
 		return "", true, nil, nil
 	}
@@ -1182,6 +1197,12 @@ func (s *Service) ResolveUnlessRepeated(ctx context.Context, svc *policy.Service
 // then, says so: a change since the caller asked (an acknowledgement that
 // silenced its alert) that the answer did not account for.
 func (s *Service) ResolveUnless(ctx context.Context, svc *policy.Service, id string, repeats int, actor string, why store.Entry, keep func(*store.Incident) bool) (bool, error) {
+	return s.resolveUnlessRepeated(ctx, svc, id, repeats, policy.Event{Kind: policy.EventResolve, Actor: actor}, why, keep)
+}
+
+// resolveUnlessRepeated is ResolveUnless of ev, a resolve, which may say
+// when its sender's resolve was received (policy.Event.Received).
+func (s *Service) resolveUnlessRepeated(ctx context.Context, svc *policy.Service, id string, repeats int, ev policy.Event, why store.Entry, keep func(*store.Incident) bool) (bool, error) {
 	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
 		if inc.Service != svc.Name || !inc.Open() || inc.Repeats > repeats || keep != nil && keep(inc) {
 			return nil, false, nil
@@ -1191,14 +1212,14 @@ func (s *Service) ResolveUnless(ctx context.Context, svc *policy.Service, id str
 		inc.CheckRepeats = true
 		return []store.Entry{why}, true, nil
 	}
-	_, acts, err := s.applyGuarded(ctx, id, nil, policy.Event{Kind: policy.EventResolve, Actor: actor}, nil, g)
+	_, acts, err := s.applyGuarded(ctx, id, nil, ev, nil, g)
 	if isResolved(err) {
 		return false, nil
 	}
 	if err != nil || len(acts) == 0 {
 		return false, err
 	}
-	s.m.alerts.WithLabelValues(actor, svc.Name, "resolved").Inc()
+	s.m.alerts.WithLabelValues(ev.Actor, svc.Name, "resolved").Inc()
 	return true, nil
 }
 
@@ -1206,8 +1227,9 @@ func (s *Service) ResolveUnless(ctx context.Context, svc *policy.Service, id str
 // that match accepts, with the entry why makes for it just before the
 // resolve's in its timeline, unless it was repeated since it was listed
 // (a firing notification of its alert that landed meanwhile keeps it
-// open). It returns the ids it resolved.
-func (s *Service) ResolveEachOpen(ctx context.Context, svc *policy.Service, match func(*store.Incident) bool, actor string, why func(*store.Incident) store.Entry) ([]string, error) {
+// open). It returns the ids it resolved. received is when the sender's
+// resolve was received (policy.Event.Received; zero when not known).
+func (s *Service) ResolveEachOpen(ctx context.Context, svc *policy.Service, match func(*store.Incident) bool, actor string, received time.Time, why func(*store.Incident) store.Entry) ([]string, error) {
 	var found []*store.Incident
 	err := store.EachOpen(ctx, s.o.Store, svc.Name, func(inc *store.Incident) error {
 		if match(inc) {
@@ -1220,7 +1242,7 @@ func (s *Service) ResolveEachOpen(ctx context.Context, svc *policy.Service, matc
 	}
 	var ids []string
 	for _, inc := range found {
-		resolved, err := s.ResolveUnlessRepeated(ctx, svc, inc.ID, inc.Repeats, actor, why(inc))
+		resolved, err := s.resolveUnlessRepeated(ctx, svc, inc.ID, inc.Repeats, policy.Event{Kind: policy.EventResolve, Actor: actor, Received: received}, why(inc), nil)
 		if err != nil {
 			return ids, err
 		}

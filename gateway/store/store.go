@@ -221,6 +221,14 @@ type Entry struct {
 	// report then (incident.EarlyReports). Absent on reports recorded
 	// before pagerd kept it: their pages count as gone out.
 	Unreached bool `json:"unreached,omitempty"`
+	// Received, on a resolve its sender sent (policy.Event.Received), is
+	// when pagerd received it, on the clock the replicas share: a firing
+	// of the incident's key received before it (by the skew of that
+	// clock) and written after it opens nothing (incident's superseded).
+	// Absent when not known (a resolve by a person, by pagerd's own
+	// judgement, or written before pagerd kept it): such a firing opens
+	// its incident.
+	Received time.Time `json:"received,omitzero"`
 }
 
 // ActionEntries are the timeline entries of the state machine's actions,

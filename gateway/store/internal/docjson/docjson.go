@@ -344,6 +344,12 @@ func appendEntry(b []byte, e *store.Entry) ([]byte, error) {
 	if e.Unreached {
 		b = append(b, `,"unreached":true`...)
 	}
+	if !e.Received.IsZero() {
+		b = append(b, `,"received":`...)
+		if b, err = appendJSONTime(b, e.Received); err != nil {
+			return nil, err
+		}
+	}
 	return append(b, '}'), nil
 }
 

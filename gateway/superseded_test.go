@@ -340,3 +340,121 @@ func TestFiringReceivedAfterASlowResolveOpens(t *testing.T) {
 		})
 	}
 }
+
+// stallingUpdateStore holds the next Update, once armed, until the test
+// lets it go: a replica stalled between storing a repeat and raising the
+// incident's priority for it. It reads a repeat back as the store under
+// it does (store.RepeatReader), so that the raise takes the path it
+// takes in the daemon.
+type stallingUpdateStore struct {
+	store.Store
+	mu      sync.Mutex
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *stallingUpdateStore) arm() (entered, release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entered, s.release = make(chan struct{}), make(chan struct{})
+	return s.entered, s.release
+}
+
+func (s *stallingUpdateStore) Update(ctx context.Context, inc *store.Incident, tl []store.Entry) error {
+	s.mu.Lock()
+	entered, release := s.entered, s.release
+	s.entered, s.release = nil, nil
+	s.mu.Unlock()
+	if entered != nil {
+		close(entered)
+		<-release
+	}
+	return s.Store.Update(ctx, inc, tl)
+}
+
+func (s *stallingUpdateStore) TriggerRead(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, *store.Incident, error) {
+	return store.TriggerRead(ctx, s.Store, inc, tl)
+}
+
+// TestFiringThatRaisesAndIsResolvedBeforeTheRaiseOpensNothing: the
+// firing notification that a critical alert joined the group (raising the
+// incident from P2 to P0) is received at 20s and stored as a repeat, and
+// the replica stalls before it writes the raise; the group's resolve,
+// received at 40s, names both alerts resolved and resolves the incident.
+// In the order received the firing was a repeat the resolve ended, as it
+// is when the firing's whole write lands after the resolve (superseded).
+// Found resolved by the raise, it opened an incident of its own, which
+// paged P0 through both levels and stayed open for alerts that had ended:
+// Alertmanager says nothing more of a group whose resolve it delivered.
+// Resolved by a person instead (who never saw the critical alert), it
+// opens its incident and pages, as before.
+func TestFiringThatRaisesAndIsResolvedBeforeTheRaiseOpensNothing(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t0 := fixedNow
+			a, b := lbl("X", "warning", "a"), lbl("X", "critical", "b")
+			first := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0})
+			raising := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0},
+				amAlert{st: "firing", labels: b, starts: t0.Add(10 * time.Second)})
+			resolved := amBody("resolved", "g", 0, amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(30 * time.Second)},
+				amAlert{st: "resolved", labels: b, starts: t0.Add(10 * time.Second), ends: t0.Add(30 * time.Second)})
+			for _, tc := range []struct {
+				name    string
+				resolve func(h *harness, id string)
+				opens   bool
+			}{
+				{"by its sender", func(h *harness, _ string) { h.am(amKey, resolved) }, false},
+				{"by a person", func(h *harness, id string) {
+					if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
+						t.Fatalf("resolve: %d %s", r.code, r.body)
+					}
+				}, true},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					st := &stallingUpdateStore{Store: open(t)}
+					h := newHarness(t, withStore(st), withConfig(noStorm))
+					h.am(amKey, first)
+					id := h.list("")[0].ID
+					if p := h.incident(id).Priority; p != "P2" {
+						t.Fatalf("the warning opened %s, want P2", p)
+					}
+					h.runUntil(t0.Add(20 * time.Second))
+					entered, release := st.arm()
+					answer := make(chan response, 1)
+					go func() { answer <- h.do("POST", "/api/v1/alertmanager", raising, "Authorization", "Bearer "+amKey) }()
+					select {
+					case <-entered:
+					case r := <-answer:
+						t.Fatalf("the raising firing was answered (%d %s) without raising", r.code, r.body)
+					}
+					h.clock.Set(t0.Add(40 * time.Second))
+					tc.resolve(h, id)
+					close(release)
+					if r := <-answer; r.code != 200 {
+						t.Fatalf("the raising firing: %d %s, want 200", r.code, r.body)
+					}
+					l := h.list("")
+					if !tc.opens {
+						if len(l) != 1 || l[0].Status != "resolved" {
+							t.Fatalf("a firing received before its sender's resolve, raised after it: %d incidents, the newest %s %s; want %s alone, resolved",
+								len(l), l[0].Status, l[0].Priority, id)
+						}
+						if !h.timelineHas(id, incident.FiringSuperseded, "received at "+t0.Add(20*time.Second).Format(time.RFC3339)) {
+							t.Fatalf("no firing_superseded entry: %s", timelineTypes(h.incident(id)))
+						}
+						return
+					}
+					if len(l) != 2 || l[0].Status != "triggered" || l[0].Priority != "P0" {
+						t.Fatalf("resolved by a person who never saw the critical alert: %d incidents, the newest %s %s; want a new P0 open",
+							len(l), l[0].Status, l[0].Priority)
+					}
+					before := len(h.rec.lines(t0))
+					h.runUntil(t0.Add(41 * time.Second))
+					if got := h.rec.lines(t0)[before:]; len(got) == 0 {
+						t.Fatalf("the new incident paged nobody")
+					}
+				})
+			}
+		})
+	}
+}

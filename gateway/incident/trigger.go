@@ -95,9 +95,11 @@ func (s *Service) Trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		// resolve in that instant is someone who has seen it. So does
 		// a group that fired anew after its withheld resolve
 		// (endIfGroupEnded), whose old incident the repeat resolved.
-		// Not superseded by that resolve: it came after the alert was
-		// received, and knowing of the alert.
-		a.Received = time.Time{}
+		// But not when the resolve was its sender's, received after the
+		// alert (superseded, as for an alert whose whole write landed
+		// after it): in the order received the alert was a repeat that
+		// resolve ended, and opened, it paged for alerts that had ended
+		// and stayed open. a.Received is kept for the store to tell.
 		id, out, err = s.trigger(ctx, cfg, a)
 		switch {
 		case errors.Is(err, errResolvedWhileRaised):
@@ -292,7 +294,7 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 	}
 	received := a.Received.UTC().Truncate(time.Millisecond)
 	detail := "a firing " + a.Source + " sent before it resolved this incident, received at " + received.Format(time.RFC3339Nano) +
-		", reached the store after the resolve: it opens no incident (received in order, it was a repeat of this one)"
+		", was written after the resolve (or found it resolved when it raised this incident): it opens no incident (received in order, it was a repeat of this one)"
 	if err := s.Note(ctx, id, store.Entry{At: now, Type: FiringSuperseded, Actor: "pagerd", Detail: detail}); err != nil {
 		s.log.Warn("superseded firing not noted in the timeline", "incident", id, "err", err)
 	}

@@ -458,3 +458,60 @@ func TestFiringThatRaisesAndIsResolvedBeforeTheRaiseOpensNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestOpsgenieCreateReceivedBeforeItsCloseOpensNothing: Alertmanager's
+// opsgenie_configs, pointed at pagerd. A create of the alias is received
+// at 20s and its write lands after the close of the alias received at
+// 40s (the sender's: no user): it opens nothing, as a firing notification
+// before its group's resolve does. Closed by a person (the body's user)
+// who never saw it, it opens its incident and pages.
+func TestOpsgenieCreateReceivedBeforeItsCloseOpensNothing(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			create := `{"message":"DB down","alias":"db","priority":"P1"}`
+			for _, tc := range []struct {
+				name, close string
+				opens       bool
+			}{
+				{"by its sender", `{"source":"alertmanager"}`, false},
+				{"by a person", `{"user":"ann"}`, true},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					st := &stallingTriggerStore{Store: open(t)}
+					h := newHarness(t, withStore(st), withConfig(ogConfig))
+					h.og("POST", "/v2/alerts", create, 202)
+					id := h.list("")[0].ID
+					h.runUntil(fixedNow.Add(20 * time.Second))
+					entered, release := st.arm()
+					answer := make(chan response, 1)
+					go func() { answer <- h.do("POST", "/v2/alerts", create, "Authorization", "GenieKey "+ogKey) }()
+					select {
+					case <-entered:
+					case r := <-answer:
+						t.Fatalf("the create was answered (%d %s) without reaching the store's trigger", r.code, r.body)
+					}
+					h.clock.Set(fixedNow.Add(40 * time.Second))
+					h.og("POST", "/v2/alerts/db/close?identifierType=alias", tc.close, 202)
+					if v := h.incident(id); v.Status != "resolved" {
+						t.Fatalf("the close left %s %s", id, v.Status)
+					}
+					close(release)
+					if r := <-answer; r.code != 202 {
+						t.Fatalf("the create received before the close: %d %s", r.code, r.body)
+					}
+					l := h.list("")
+					if !tc.opens {
+						if len(l) != 1 || !h.timelineHas(id, incident.FiringSuperseded, "opsgenie sent") {
+							t.Fatalf("a create received before its sender's close: %d incidents, the newest %s; want %s alone, noted superseded: %s",
+								len(l), l[0].Status, id, timelineTypes(h.incident(id)))
+						}
+						return
+					}
+					if len(l) != 2 || l[0].Status != "triggered" {
+						t.Fatalf("closed by a person who never saw it: %d incidents, the newest %s; want a new one open", len(l), l[0].Status)
+					}
+				})
+			}
+		})
+	}
+}

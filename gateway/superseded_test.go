@@ -515,3 +515,48 @@ func TestOpsgenieCreateReceivedBeforeItsCloseOpensNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestFiringReceivedBeforeAnAlertOfItResolvedOpensNothing: the group's
+// alerts end one by one. Its firing notification with a and b firing is
+// received at 20s and stalls; the sender, its request timed out, goes on:
+// b resolves (a firing notification with b resolved, a repeat that the
+// incident records), then a, and the group's resolve (naming a alone:
+// Alertmanager drops an alert from the group once it sent its resolve)
+// resolves the incident. The stalled write lands after it. Everything it
+// says the incident recorded, b resolved since, with the same start: in
+// the order received it was a repeat, and it opens nothing. It opened an
+// incident for alerts that had ended, which paged and stayed open, as
+// when the alert was recorded firing.
+func TestFiringReceivedBeforeAnAlertOfItResolvedOpensNothing(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t0 := fixedNow
+			a, b := lbl("X", "critical", "a"), lbl("X", "critical", "b")
+			bStart := t0.Add(5 * time.Second)
+			both := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0}, amAlert{st: "firing", labels: b, starts: bStart})
+			bEnded := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0},
+				amAlert{st: "resolved", labels: b, starts: bStart, ends: t0.Add(25 * time.Second)})
+			resolved := amBody("resolved", "g", 0, amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(35 * time.Second)})
+			st := &stallingTriggerStore{Store: open(t)}
+			h := newHarness(t, withStore(st), withConfig(noStorm))
+			h.am(amKey, both)
+			id := h.list("")[0].ID
+			h.runUntil(t0.Add(20 * time.Second))
+			r := stallTrigger(t, h, st, "/api/v1/alertmanager", both, t0.Add(30*time.Second), func() {
+				h.am(amKey, bEnded)
+				h.clock.Set(t0.Add(40 * time.Second))
+				h.am(amKey, resolved)
+			})
+			if r.code != 200 {
+				t.Fatalf("the firing received before the resolve: %d %s, want 200", r.code, r.body)
+			}
+			if l := h.list(""); len(l) != 1 || l[0].Status != "resolved" {
+				t.Fatalf("a firing received before its group's resolve, its alert b recorded resolved since: %d incidents, the newest %s; want %s alone",
+					len(l), l[0].Status, id)
+			}
+			if !h.timelineHas(id, incident.FiringSuperseded, "received at "+t0.Add(20*time.Second).Format(time.RFC3339)) {
+				t.Fatalf("no firing_superseded entry: %s", timelineTypes(h.incident(id)))
+			}
+		})
+	}
+}

@@ -109,11 +109,17 @@ type recordedAlert struct {
 // recordedFiring is the firing alerts an incident's details recorded;
 // none for details of no known shape.
 func recordedFiring(details json.RawMessage) []recordedAlert {
+	return slices.DeleteFunc(recordedAlerts(details), func(a recordedAlert) bool { return a.Status != StatusFiring })
+}
+
+// recordedAlerts is the alerts an incident's details recorded, firing or
+// resolved; none for details of no known shape.
+func recordedAlerts(details json.RawMessage) []recordedAlert {
 	var d recordedDetails
 	if len(details) == 0 || json.Unmarshal(details, &d) != nil || d.Source != "alertmanager" {
 		return nil
 	}
-	return slices.DeleteFunc(d.Alerts, func(a recordedAlert) bool { return a.Status != StatusFiring })
+	return d.Alerts
 }
 
 // startedAfter says when a recorded alert started, if that is after end;
@@ -201,11 +207,14 @@ func recordedName(labels map[string]string, fp string) string {
 // the intake builds them for its incident) hold nothing that an
 // incident's details (recorded: those of the latest firing notification
 // that opened or repeated it) did not: every firing alert of the
-// notification was recorded firing, by fingerprint, having started no
-// later. A firing that arrived before its sender's resolve and reached
-// the store after it is superseded only then: one holding an alert that
-// started later, or one the incident never recorded, may be a new firing
-// sent after that resolve (by the other Alertmanager of a cluster). Not
+// notification was recorded, by fingerprint, having started no later,
+// firing or resolved since (a group's alerts end one by one: the firing
+// notification that said one resolved repeated the incident, and the
+// group's resolve after it does not name it again). A firing that
+// arrived before its sender's resolve and reached the store after it is
+// superseded only then: one holding an alert that started later, or one
+// the incident never recorded, may be a new firing sent after that
+// resolve (by the other Alertmanager of a cluster). Not
 // known, so false: details that do not list every firing alert of the
 // notification (over MaxDetailAlerts, left out by Alertmanager, unread),
 // an alert without a fingerprint, and details of no known shape.
@@ -215,7 +224,7 @@ func NothingNewer(firing, recorded json.RawMessage) bool {
 		d.TruncatedAlerts > 0 || d.AlertsUnread > 0 || d.AlertsOmitted > 0 {
 		return false
 	}
-	rec := recordedFiring(recorded)
+	rec := recordedAlerts(recorded)
 	n := 0
 	for _, a := range d.Alerts {
 		if a.Status != StatusFiring {

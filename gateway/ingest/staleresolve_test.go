@@ -54,11 +54,11 @@ func TestEndedUncovered(t *testing.T) {
 }
 
 // TestNothingNewer: a firing notification holds nothing newer than an
-// incident recorded when every firing alert of it was recorded firing,
-// by fingerprint, started no later; an alert not recorded, one that
-// started later, one with no start, and a notification that does not
-// list every firing alert (Alertmanager left some out) may hold a new
-// firing.
+// incident recorded when every firing alert of it was recorded, by
+// fingerprint, started no later (firing, or resolved since); an alert
+// not recorded, one that started later, one with no start, and a
+// notification that does not list every firing alert (Alertmanager left
+// some out) may hold a new firing.
 func TestNothingNewer(t *testing.T) {
 	t0 := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
 	alert := func(inst, status string, start time.Time) Alert {
@@ -79,7 +79,8 @@ func TestNothingNewer(t *testing.T) {
 		{"a resolved alert besides", details(0, alert("a", StatusFiring, t0), alert("c", StatusResolved, t0)), ab, true},
 		{"an alert not recorded", details(0, alert("a", StatusFiring, t0), alert("c", StatusFiring, t0)), ab, false},
 		{"a later start", details(0, alert("a", StatusFiring, t0.Add(time.Second))), ab, false},
-		{"recorded resolved", details(0, alert("a", StatusFiring, t0)), details(0, alert("a", StatusResolved, t0)), false},
+		{"recorded resolved since", details(0, alert("a", StatusFiring, t0)), details(0, alert("a", StatusResolved, t0), alert("b", StatusFiring, t0)), true},
+		{"recorded resolved, started later", details(0, alert("a", StatusFiring, t0.Add(time.Second))), details(0, alert("a", StatusResolved, t0)), false},
 		{"no start", details(0, alert("a", StatusFiring, time.Time{})), details(0, alert("a", StatusFiring, time.Time{})), false},
 		{"alerts left out", details(1, alert("a", StatusFiring, t0)), ab, false},
 		{"no firing alert", details(0, alert("a", StatusResolved, t0)), ab, false},

@@ -254,9 +254,10 @@ func receivedSkew(cfg *policy.Config) time.Duration {
 // been long after its receipt, a firing sent after it received between),
 // or on a clock read as ahead of this replica's, it opens the incident as
 // it did before the store could tell. So does an Alertmanager
-// notification holding an alert the incident did not hold firing, or one
-// started later (ingest.NothingNewer): it may be a new firing that the
-// other Alertmanager of a cluster sent after the resolve, received first.
+// notification holding a firing alert the incident did not hold (firing,
+// or resolved since), or one started later (ingest.NothingNewer): it may
+// be a new firing that the other Alertmanager of a cluster sent after the
+// resolve, received first.
 func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, id string, now time.Time) (string, store.Outcome, error) {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {

@@ -86,7 +86,7 @@ const StartMargin = 5 * time.Minute
 // Timeline entry types the job writes.
 const (
 	// EntryConfirmed comes just before the resolve it explains.
-	EntryConfirmed = incident.ResolveConfirmed
+	EntryConfirmed = "resolve_confirmed"
 	// EntryStillFiring is written when Alertmanager first says the group
 	// still fires.
 	EntryStillFiring = "resolve_still_firing"

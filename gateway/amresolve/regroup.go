@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
@@ -45,7 +44,7 @@ const ConfigEvery = time.Minute
 
 // EntryGroupGone comes just before the resolve of an incident whose group
 // Alertmanager no longer has after a change of its config.
-const EntryGroupGone = incident.ResolveGroupGone
+const EntryGroupGone = "resolve_group_gone"
 
 // Status is what Alertmanager's status says (GET /api/v2/status).
 type Status struct {

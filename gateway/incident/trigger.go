@@ -244,13 +244,14 @@ func receivedSkew(cfg *policy.Config) time.Duration {
 // incident; opened, it pages for an outage its sender has since said is
 // over, and stays open, as the sender says nothing more of an alert it
 // resolved. When that resolve is its sender's own (Alertmanager's
-// resolved notification, a PagerDuty resolve event, an Opsgenie close),
-// the alert opens nothing: the incident's timeline says so (a
+// resolved notification, a PagerDuty resolve event, an Opsgenie close,
+// or pagerd's own on the word of Alertmanager's API: ResolveUnless), the
+// alert opens nothing: the incident's timeline says so (a
 // firing_superseded entry, best effort: the answer is 2xx either way, as
 // a 5xx would have the sender's retry, received now, open the incident)
 // and the metric counts it superseded. Resolved by anyone else (a person
-// who never saw this alert), by pagerd after asking Alertmanager
-// (decidedResolve), received not known to be after a (its write may have
+// who never saw this alert), or by pagerd on its own reading of the group
+// (endIfGroupEnded), received not known to be after a (its write may have
 // been long after its receipt, a firing sent after it received between),
 // or on a clock read as ahead of this replica's, it opens the incident as
 // it did before the store could tell. So does an Alertmanager
@@ -264,11 +265,9 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 		return "", 0, fmt.Errorf("the alert was received before incident %s was resolved, and its timeline, which says by whom, could not be read: %w", id, err)
 	}
 	var resolve *store.Entry
-	decided := false
 	for i := len(tl) - 1; i >= 0; i-- {
 		if tl[i].Type == string(policy.ActionResolve) {
 			resolve = &tl[i]
-			decided = decidedResolve(tl, i-1) || decidedResolve(tl, i+1)
 			break
 		}
 	}
@@ -288,7 +287,7 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 	// store, may have made well after a firing its sender sent next was
 	// received. Not known (a replica off the shared clock, or one that
 	// did not keep it), the firing may be that new one.
-	if resolve == nil || resolve.Actor != a.Source || decided || !resolve.Received.After(a.Received.Add(receivedSkew(cfg))) ||
+	if resolve == nil || resolve.Actor != a.Source || !resolve.Received.After(a.Received.Add(receivedSkew(cfg))) ||
 		resolve.At.After(now.Add(receivedSkew(cfg))) || newer {
 		a.Received = time.Time{}
 		return s.trigger(ctx, cfg, a)
@@ -303,23 +302,6 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 		"service", a.Service.Name, "source", a.Source, "received", received, "resolved", resolve.At)
 	s.m.alerts.WithLabelValues(a.Source, a.Service.Name, "superseded").Inc()
 	return id, store.Superseded, nil
-}
-
-// Timeline entries by pagerd beside a resolve it made on its own
-// judgement, in the sender's name: after asking Alertmanager's API
-// whether the incident's alerts still fire (amresolve, and
-// endIfGroupEnded's), or finding their group gone from its config.
-const (
-	ResolveConfirmed = "resolve_confirmed"
-	ResolveGroupGone = "resolve_group_gone"
-)
-
-// decidedResolve says whether tl[i], beside a resolve entry, says pagerd
-// resolved the incident on its own judgement (ResolveConfirmed,
-// ResolveGroupGone), not on its sender's resolve: a firing received
-// before it is not known to be older than what Alertmanager answered.
-func decidedResolve(tl []store.Entry, i int) bool {
-	return i >= 0 && i < len(tl) && tl[i].Actor == "pagerd" && (tl[i].Type == ResolveConfirmed || tl[i].Type == ResolveGroupGone)
 }
 
 // endIfGroupEnded resolves inc, which a's repeat found open, when the
@@ -494,7 +476,7 @@ func (s *Service) endIfGroupEndedOnce(ctx context.Context, inc *store.Incident, 
 	detail := "Alertmanager sent the group (or, in fingerprint mode, the alert) firing again, every alert of it started after the resolve pagerd withheld at " +
 		withheld.UTC().Format(time.RFC3339) + " because Alertmanager had left alerts out of it: the group had ended, so this incident is resolved " +
 		"and the new firing opens an incident of its own, which pages"
-	if err := s.Note(ctx, inc.ID, store.Entry{At: s.clock(), Type: ResolveConfirmed, Actor: "pagerd", Detail: detail}); err != nil {
+	if err := s.Note(ctx, inc.ID, store.Entry{At: s.clock(), Type: "resolve_confirmed", Actor: "pagerd", Detail: detail}); err != nil {
 		// Best effort: the resolve is stored, and the new incident
 		// must open whatever becomes of the note.
 		s.log.Warn("why the incident was resolved not noted in the timeline", "incident", inc.ID, "err", err)
@@ -1190,7 +1172,11 @@ func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, d
 // times: checked in the write itself, so a repeat that lands while the
 // caller was finding out whether the alert still fires keeps it open. It
 // says whether it resolved the incident (not when it was resolved or
-// repeated already).
+// repeated already). Its callers resolve on the word of the alert's
+// sender, Alertmanager's API, which they asked before why.At: that stands
+// as the resolve's receipt (policy.Event.Received), as a resolved
+// notification's does, so that a firing received before it and written
+// after it opens nothing (superseded).
 func (s *Service) ResolveUnlessRepeated(ctx context.Context, svc *policy.Service, id string, repeats int, actor string, why store.Entry) (bool, error) {
 	return s.ResolveUnless(ctx, svc, id, repeats, actor, why, nil)
 }
@@ -1200,7 +1186,7 @@ func (s *Service) ResolveUnlessRepeated(ctx context.Context, svc *policy.Service
 // then, says so: a change since the caller asked (an acknowledgement that
 // silenced its alert) that the answer did not account for.
 func (s *Service) ResolveUnless(ctx context.Context, svc *policy.Service, id string, repeats int, actor string, why store.Entry, keep func(*store.Incident) bool) (bool, error) {
-	return s.resolveUnlessRepeated(ctx, svc, id, repeats, policy.Event{Kind: policy.EventResolve, Actor: actor}, why, keep)
+	return s.resolveUnlessRepeated(ctx, svc, id, repeats, policy.Event{Kind: policy.EventResolve, Actor: actor, Received: why.At}, why, keep)
 }
 
 // resolveUnlessRepeated is ResolveUnless of ev, a resolve, which may say

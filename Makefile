@@ -73,7 +73,9 @@ load: test-deps
 # (storm bundling off), storm, or both (the default), or groups
 # (Alertmanager groups with max_alerts and flapping), and PAGERD_SOAK_SEED
 # replays the schedules of a run (it prints its seed); PAGERD_SOAK_RATE,
-# PAGERD_SOAK_REPLICAS and PAGERD_SOAK_BREAKER (breaker failures, 0: off).
+# PAGERD_SOAK_REPLICAS and PAGERD_SOAK_BREAKER (breaker failures, 0: off);
+# in groups mode PAGERD_SOAK_KEY=fingerprint (incident_key: fingerprint)
+# and PAGERD_SOAK_AM_DOWN=1 (Alertmanager's API down at times).
 SOAK_TIMEOUT ?= 60m
 soak: test-deps
 	$(GO) test -tags soak -run '^TestSoak$$' -v -count=1 -timeout $(SOAK_TIMEOUT) ./cmd/pagerd/

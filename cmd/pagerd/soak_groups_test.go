@@ -90,7 +90,8 @@ import (
 //     (a resolve's answer being the later of the notification's 2xx and
 //     the timeline's resolve, since a confirmed one comes later).
 //
-// Not exercised: incident_key fingerprint (the overflow incident), a
+// Not exercised: incident_key fingerprint here (PAGERD_SOAK_KEY=fingerprint
+// runs the same groups in that mode: soak_fingerprint_test.go), a
 // group resolved by hand while it fires, Alertmanager just restarted (the
 // fake started an hour ago), silence_on_acknowledge, and a late firing
 // taken while the incident still paged and then held by a page or an
@@ -151,6 +152,11 @@ type soakNote struct {
 	resolved       []string
 	refused        string
 	last           bool // the episode's resolve
+	// held is every alert Alertmanager held for the group as it was
+	// sent, in its order (the first soakMaxAlerts listed, the rest left
+	// out), and heldEnds each one's end then (zero: firing).
+	held     []*soakAMAlert
+	heldEnds []time.Time
 }
 
 // soakAMAlert is an alert Alertmanager holds for a group.
@@ -411,6 +417,10 @@ func (s *soak) amChange(g *soakGroup, fire, resolve []int) {
 func (s *soak) notifyGroup(g *soakGroup, ep *soakEpisode, last bool) time.Time {
 	s.am.mu.Lock()
 	held := slices.Clone(s.am.held[g.n])
+	heldEnds := make([]time.Time, len(held))
+	for i, a := range held {
+		heldEnds[i] = a.ends
+	}
 	s.am.mu.Unlock()
 	listed := held
 	truncated := 0
@@ -437,7 +447,7 @@ func (s *soak) notifyGroup(g *soakGroup, ep *soakEpisode, last bool) time.Time {
 	body := fmt.Sprintf(`{"version":"4","groupKey":"{}:{soakgroup=\"g%d\"}","truncatedAlerts":%d,"status":%q,"receiver":"pagerd","externalURL":"http://am",`+
 		`"groupLabels":{"soakgroup":"g%d"},"commonLabels":%s,"commonAnnotations":{},"alerts":[%s]}`,
 		g.n, truncated, status, g.n, common, strings.Join(parts, ","))
-	n := &soakNote{sent: time.Now(), status: status, truncated: truncated, listed: strings.Join(desc, ","), last: last}
+	n := &soakNote{sent: time.Now(), status: status, truncated: truncated, listed: strings.Join(desc, ","), last: last, held: held, heldEnds: heldEnds}
 	ep.notes = append(ep.notes, n)
 	code, answer := s.post(g.rng, "/api/v1/alertmanager", soakKey(g.service), body, &n.codes)
 	if code/100 != 2 {
@@ -451,7 +461,9 @@ func (s *soak) notifyGroup(g *soakGroup, ep *soakEpisode, last bool) time.Time {
 		return n.answered
 	}
 	n.incidents, n.resolved = res.Incidents, res.Resolved
-	if status == "firing" && len(res.Incidents) == 1 && ep.incident == "" {
+	// In fingerprint mode an episode's incident (the one acknowledged)
+	// is its first firing alert's.
+	if status == "firing" && (len(res.Incidents) == 1 || s.key == "fingerprint" && len(res.Incidents) > 0) && ep.incident == "" {
 		ep.incident = res.Incidents[0]
 	}
 	// Alertmanager drops the resolved alerts it notified (listed or
@@ -503,7 +515,14 @@ func (s *soak) groupsQuiet(groups []*soakGroup, quiet time.Time) time.Time {
 	s.am.mu.Lock()
 	defer s.am.mu.Unlock()
 	for _, o := range s.am.outages {
-		if until := o[1].Add(time.Minute + soakLease + soakSlack + 2*time.Second); until.After(quiet) {
+		until := o[1].Add(time.Minute + soakLease + soakSlack + 2*time.Second)
+		if s.key == "fingerprint" {
+			// And the overflow incident that question may open pages
+			// its ladder.
+			due := until.Add(soakLadder[len(soakLadder)-1].at)
+			until = due.Add(s.allowance(due) + time.Second)
+		}
+		if until.After(quiet) {
 			quiet = until
 		}
 	}

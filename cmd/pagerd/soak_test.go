@@ -63,7 +63,8 @@ import (
 // in each mode (default 2m); PAGERD_SOAK_MODE picks "plain" (storm bundling
 // off), "storm" (on: a 3 s window, 2 pages at once) or both (the default),
 // or "groups" (Alertmanager groups of 2-4 alerts, max_alerts 2, flapping:
-// soak_groups_test.go says what it checks besides);
+// soak_groups_test.go says what it checks besides; PAGERD_SOAK_KEY=fingerprint
+// sets its services to incident_key: fingerprint, soak_fingerprint_test.go);
 // PAGERD_SOAK_RATE is alerts a second (default 1); PAGERD_SOAK_REPLICAS
 // (default 3); PAGERD_SOAK_BREAKER sets notifiers.breaker.failures (0: off). When a run fails it prints the incidents concerned (pages,
 // timeline, the replicas' log lines naming them) and keeps the replicas'
@@ -110,7 +111,7 @@ func soakKey(service int) string { return fmt.Sprintf("soak%028d", service) }
 
 // soakConfig is the config of one replica process: its pages go to
 // receiver/<proc>/<person>, so the receiver knows who sent each.
-func soakConfig(receiver, proc string, storm bool, amURL string) string {
+func soakConfig(receiver, proc string, storm bool, amURL, key string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "server:\n  lease: %s\n  rate_limit: {per_second: 0}\n", soakLease)
 	fmt.Fprintf(&b, "api:\n  tokens: [{name: soak, token: %s}]\n", soakToken)
@@ -147,6 +148,9 @@ func soakConfig(receiver, proc string, storm bool, amURL string) string {
 		fmt.Fprintf(&b, "  - name: svc%d\n    priority_scheme: P0-P3\n    escalation_policy: e%d\n    integrations: {alertmanager_key: %s}\n", i, i, soakKey(i))
 		if amURL != "" {
 			fmt.Fprintf(&b, "    alertmanager_url: %s\n", amURL)
+		}
+		if key != "" && key != "group" {
+			fmt.Fprintf(&b, "    incident_key: %s\n", key)
 		}
 	}
 	return b.String()
@@ -209,8 +213,11 @@ type soakProc struct {
 type soak struct {
 	t     *testing.T
 	storm bool
-	mode  string  // plain, storm, groups
-	am    *soakAM // the groups mode's Alertmanager
+	mode  string // plain, storm, groups
+	// key is the groups mode's incident_key: group, or fingerprint
+	// (PAGERD_SOAK_KEY).
+	key string
+	am  *soakAM // the groups mode's Alertmanager
 	// groupsConfirm is, in the groups mode, how long after its answer
 	// each withheld resolve at a group's end was confirmed.
 	groupsConfirm []time.Duration
@@ -265,17 +272,21 @@ func TestSoak(t *testing.T) {
 	if m := os.Getenv("PAGERD_SOAK_MODE"); m != "" {
 		modes = strings.Split(m, ",")
 	}
-	t.Logf("soak: seed %d (PAGERD_SOAK_SEED=%d replays the schedules), %v a mode, %g alerts/s, %d replicas, lease %v, breaker failures %s",
-		seed, seed, dur, rate, replicas, soakLease, soakEnv("PAGERD_SOAK_BREAKER", "5 (as shipped)"))
+	key := soakEnv("PAGERD_SOAK_KEY", "group")
+	if key != "group" && key != "fingerprint" {
+		t.Fatalf("PAGERD_SOAK_KEY: %q is not group or fingerprint", key)
+	}
+	t.Logf("soak: seed %d (PAGERD_SOAK_SEED=%d replays the schedules), %v a mode, %g alerts/s, %d replicas, lease %v, breaker failures %s, groups' incident_key %s",
+		seed, seed, dur, rate, replicas, soakLease, soakEnv("PAGERD_SOAK_BREAKER", "5 (as shipped)"), key)
 	for _, mode := range modes {
 		if mode != "plain" && mode != "storm" && mode != "groups" {
 			t.Fatalf("PAGERD_SOAK_MODE: %q is not plain, storm or groups", mode)
 		}
-		t.Run(mode, func(t *testing.T) { runSoak(t, mode, seed, dur, rate, replicas) })
+		t.Run(mode, func(t *testing.T) { runSoak(t, mode, key, seed, dur, rate, replicas) })
 	}
 }
 
-func runSoak(t *testing.T, mode string, seed uint64, dur time.Duration, rate float64, replicas int) {
+func runSoak(t *testing.T, mode, key string, seed uint64, dur time.Duration, rate float64, replicas int) {
 	storm := mode == "storm"
 	dir, err := os.MkdirTemp("", "pagerd-soak-")
 	if err != nil {
@@ -287,6 +298,7 @@ func runSoak(t *testing.T, mode string, seed uint64, dur time.Duration, rate flo
 	defer rs.Close()
 	s.recv = rs.URL
 	if mode == "groups" {
+		s.key = key
 		s.am = newSoakAM()
 		ams := httptest.NewServer(s.am)
 		defer ams.Close()
@@ -426,7 +438,11 @@ func runSoak(t *testing.T, mode string, seed uint64, dur time.Duration, rate flo
 	time.Sleep(time.Until(quiet))
 	if mode == "groups" {
 		var found []soakProblem
-		alerts, found = s.judgeGroups(groups, start)
+		if s.key == "fingerprint" {
+			alerts, found = s.judgeFingerprint(groups, start)
+		} else {
+			alerts, found = s.judgeGroups(groups, start)
+		}
 		s.check(alerts, seed, start, found)
 		s.groupsSummary(groups, seed)
 		return
@@ -605,7 +621,7 @@ func (s *soak) startSlot(i int) error {
 	if s.am != nil {
 		amURL = s.am.url
 	}
-	if err := os.WriteFile(cfg, []byte(soakConfig(s.recv, name, s.storm, amURL)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(soakConfig(s.recv, name, s.storm, amURL, s.key)), 0o600); err != nil {
 		return err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -1137,6 +1153,9 @@ func (s *soak) check(alerts []*soakAlert, seed uint64, start time.Time, found []
 	}
 	if s.mode == "groups" {
 		mode = fmt.Sprintf("groups (of 2-4 alerts, max_alerts %d, group_interval %v; an alert below is an incident)", soakMaxAlerts, soakGroupInterval)
+		if s.key == "fingerprint" {
+			mode = fmt.Sprintf("groups, incident_key fingerprint (of 2-4 alerts, max_alerts %d, group_interval %v; an alert below is an incident: an alert's, or a group's overflow)", soakMaxAlerts, soakGroupInterval)
+		}
 	}
 	t.Logf("soak %s, seed %d, ran %v: alerts %d (answered 2xx %d, not taken %d), acks/resolves %d taken, %d not; incidents %d; "+
 		"messages at the receiver %d (storm messages %d), steps paged %d of %d; faults %v; late p50 %v p99 %v max %v; "+
@@ -1168,8 +1187,15 @@ func (s *soak) check(alerts []*soakAlert, seed uint64, start time.Time, found []
 	for _, p := range problems {
 		b.WriteString("  " + p + "\n")
 	}
-	t.Errorf("soak %s, seed %d (replay: PAGERD_SOAK_SEED=%d PAGERD_SOAK_MODE=%s): %d problems:\n%s\nfaults:\n%s",
-		mode, seed, seed, s.mode, len(problems), b.String(), fl.String())
+	replay := fmt.Sprintf("PAGERD_SOAK_SEED=%d PAGERD_SOAK_MODE=%s", seed, s.mode)
+	if s.key == "fingerprint" {
+		replay += " PAGERD_SOAK_KEY=fingerprint"
+	}
+	if s.am != nil && soakEnv("PAGERD_SOAK_AM_DOWN", "") != "" {
+		replay += " PAGERD_SOAK_AM_DOWN=1"
+	}
+	t.Errorf("soak %s, seed %d (replay: %s): %d problems:\n%s\nfaults:\n%s",
+		mode, seed, replay, len(problems), b.String(), fl.String())
 	shown := 0
 	for id := range bad {
 		if shown++; shown > 10 {

@@ -398,7 +398,8 @@ func (s *soak) judgeFingerprint(groups []*soakGroup, start time.Time) ([]*soakAl
 		}
 		resolvedAt := firstOf(inc, "resolve")
 		if resolvedAt.IsZero() {
-			problem(id, "NEVER RESOLVED: %s open, every alert of its group resolved (the group's last notification sent %s)", what, at(lastSent(g)))
+			problem(id, "NEVER RESOLVED: %s, created %s, open, every alert of its group resolved (the group's last notification sent %s, answered %s)",
+				what, at(inc.CreatedAt), at(lastSent(g)), at(lastAnswered(g)))
 		}
 		a := &soakAlert{n: i, service: g.service, answered: inc.CreatedAt, sent: inc.CreatedAt, incident: id}
 		if u != nil {
@@ -573,6 +574,14 @@ func notesOf(g *soakGroup) []*soakNote {
 		out = append(out, ep.notes...)
 	}
 	return out
+}
+
+func lastAnswered(g *soakGroup) time.Time {
+	ns := notesOf(g)
+	if len(ns) == 0 {
+		return time.Time{}
+	}
+	return ns[len(ns)-1].answered
 }
 
 func lastSent(g *soakGroup) time.Time {

@@ -810,10 +810,17 @@ func (s *soak) groupsSummary(groups []*soakGroup, seed uint64) {
 		down += o[1].Sub(o[0])
 	}
 	s.am.mu.Unlock()
+	confirmed, late := "withheld resolve to its confirmation", "its incident"
+	if s.key == "fingerprint" {
+		// Per alert: an alert's resolve that no notification's answer
+		// made, from the answer of the first notification after the
+		// alert ended; and the late flaps' alerts.
+		confirmed, late = "an alert's resolve Alertmanager confirmed, from the first answer after its end,", "an alert's incident"
+	}
 	s.t.Logf("soak groups, seed %d: groups %d, episodes %d (flaps %d, of which repeated the incident still open %d), notifications %d (firing after the first of an episode %d, with truncatedAlerts > 0 %d, resolved with alerts left out %d); "+
-		"acknowledgements taken %d, refused %d (the incident resolved first); Alertmanager asked for alerts %d times, for its status %d, refused %d (%d outages, %v); withheld resolve to its confirmation p50 %v p99 %v max %v (%d); "+
-		"flaps 61-90 s after the resolve %d, of which after a withheld resolve, its incident still open and the flap sent whole %d: a new incident (the group had ended) %d, a repeat of the one still paging %d",
-		seed, len(groups), episodes, flaps, flapRepeats, notes, repeats, truncatedNotes, withheldNotes, acks, acksRefused, asked, status, refused, outages, down.Round(time.Second),
+		"acknowledgements taken %d, refused %d (the incident resolved first); Alertmanager asked for alerts %d times, for its status %d, refused %d (%d outages, %v); %s p50 %v p99 %v max %v (%d); "+
+		"flaps 61-90 s after the resolve %d, of which after a withheld resolve, %s still open and the flap sent whole %d: a new incident (the group had ended) %d, a repeat of the one still paging %d",
+		seed, len(groups), episodes, flaps, flapRepeats, notes, repeats, truncatedNotes, withheldNotes, acks, acksRefused, asked, status, refused, outages, down.Round(time.Second), confirmed,
 		soakPct(s.groupsConfirm, .5), soakPct(s.groupsConfirm, .99), soakPct(s.groupsConfirm, 1), len(s.groupsConfirm),
-		lateFlaps, s.groupsLate[0], s.groupsLate[1], s.groupsLate[2])
+		lateFlaps, late, s.groupsLate[0], s.groupsLate[1], s.groupsLate[2])
 }

@@ -201,8 +201,12 @@ func (s *soak) judgeFingerprint(groups []*soakGroup, start time.Time) ([]*soakAl
 	var order []string
 	byGroup := map[int]*soakGroup{}
 	var overflowDemands, lateJudged, lateNew, lateRepeat int
+	// shown are the groups a problem concerns: their notifications are
+	// logged, for the trace.
+	var shown []*soakGroup
 	for _, g := range groups {
 		byGroup[g.n] = g
+		before := len(found)
 		// last is each instance's latest incident named, before the
 		// notification at hand.
 		last := map[int]string{}
@@ -338,6 +342,9 @@ func (s *soak) judgeFingerprint(groups []*soakGroup, start time.Time) ([]*soakAl
 				}
 			}
 		}
+		if len(found) > before {
+			shown = append(shown, g)
+		}
 	}
 
 	// Each alert incident: resolved after its alert's last firing ended,
@@ -396,6 +403,7 @@ func (s *soak) judgeFingerprint(groups []*soakGroup, start time.Time) ([]*soakAl
 			problem(id, "incident %s of a group the soak never sent", id)
 			continue
 		}
+		before := len(found)
 		resolvedAt := firstOf(inc, "resolve")
 		if resolvedAt.IsZero() {
 			problem(id, "NEVER RESOLVED: %s, created %s, open, every alert of its group resolved (the group's last notification sent %s, answered %s)",
@@ -443,6 +451,22 @@ func (s *soak) judgeFingerprint(groups []*soakGroup, start time.Time) ([]*soakAl
 			}
 		}
 		alerts = append(alerts, a)
+		if len(found) > before && !slices.Contains(shown, g) {
+			shown = append(shown, g)
+		}
+	}
+	for i, g := range shown {
+		if i == 10 {
+			break
+		}
+		var b strings.Builder
+		for ei, ep := range g.episodes {
+			for _, n := range ep.notes {
+				fmt.Fprintf(&b, "  episode %d (late %v) sent %s answered %s: %s %s, truncated %d, answers %v, incidents %v, resolved %v %s\n",
+					ei, ep.late, at(n.sent), at(n.answered), n.status, n.listed, n.truncated, n.codes, n.incidents, n.resolved, n.refused)
+			}
+		}
+		s.t.Logf("group g%d (svc%d), its notifications:\n%s", g.n, g.service, b.String())
 	}
 	slices.Sort(confirm)
 	s.groupsConfirm = confirm

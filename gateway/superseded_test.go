@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,9 +19,18 @@ import (
 // still worked when its sender's retry was taken elsewhere.
 type stallingTriggerStore struct {
 	store.Store
-	mu      sync.Mutex
-	entered chan struct{} // closed when the armed Trigger arrives
-	release chan struct{} // closed by the test to let it go on
+	// unreadable is how many Timeline reads fail next (store unavailable).
+	unreadable atomic.Int32
+	mu         sync.Mutex
+	entered    chan struct{} // closed when the armed Trigger arrives
+	release    chan struct{} // closed by the test to let it go on
+}
+
+func (s *stallingTriggerStore) Timeline(ctx context.Context, id string) ([]store.Entry, error) {
+	if s.unreadable.Add(-1) >= 0 {
+		return nil, fmt.Errorf("%w: redis: i/o timeout", store.ErrUnavailable)
+	}
+	return s.Store.Timeline(ctx, id)
 }
 
 func (s *stallingTriggerStore) arm() (entered, release chan struct{}) {
@@ -225,6 +235,29 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 				}
 				if !h.timelineHas(id, incident.FiringSuperseded, "") {
 					t.Fatalf("no firing_superseded entry: %s", timelineTypes(h.incident(id)))
+				}
+			})
+
+			// The store stalled still as the late write landed (as
+			// it often is): the read that tells the resolve's sender
+			// failed twice. Answered 503, the sender's retry, received
+			// after the resolve, opened the incident; the read is
+			// tried again while the store is unavailable.
+			t.Run("the resolve unreadable a moment", func(t *testing.T) {
+				st := &stallingTriggerStore{Store: open(t)}
+				h := newHarness(t, withStore(st), withConfig(noStorm))
+				h.am(amKey, firing)
+				id := h.list("")[0].ID
+				h.runUntil(t0.Add(20 * time.Second))
+				r := stallTrigger(t, h, st, "/api/v1/alertmanager", firing, t0.Add(40*time.Second), func() {
+					h.am(amKey, resolved)
+					st.unreadable.Store(2)
+				})
+				if r.code != 200 {
+					t.Fatalf("answered %d %s, want 200", r.code, r.body)
+				}
+				if l := h.list(""); len(l) != 1 || l[0].ID != id || l[0].Status != "resolved" {
+					t.Fatalf("incidents after the stalled firing landed: %+v; want %s alone, resolved", l, id)
 				}
 			})
 

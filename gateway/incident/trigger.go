@@ -260,7 +260,8 @@ func receivedSkew(cfg *policy.Config) time.Duration {
 // be a new firing that the other Alertmanager of a cluster sent after the
 // resolve, received first.
 func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, id string, now time.Time) (string, store.Outcome, error) {
-	tl, err := s.o.Store.Timeline(ctx, id)
+	var tl []store.Entry
+	err := readThrough(ctx, func() (err error) { tl, err = s.o.Store.Timeline(ctx, id); return err })
 	if err != nil {
 		return "", 0, fmt.Errorf("the alert was received before incident %s was resolved, and its timeline, which says by whom, could not be read: %w", id, err)
 	}
@@ -276,7 +277,8 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 	now = s.clock()
 	newer := false
 	if resolve != nil && a.Source == "alertmanager" {
-		inc, err := s.o.Store.Get(ctx, id)
+		var inc *store.Incident
+		err := readThrough(ctx, func() (err error) { inc, err = s.o.Store.Get(ctx, id); return err })
 		if err != nil {
 			return "", 0, fmt.Errorf("the alert was received before incident %s was resolved, and the incident, which says what it held, could not be read: %w", id, err)
 		}
@@ -492,6 +494,32 @@ func (s *Service) endIfGroupEndedOnce(ctx context.Context, inc *store.Incident, 
 // the incident's pages are pages for that firing too, and the group, firing
 // again then, ended only by a resolve withheld after it (endIfGroupEnded).
 const FiringTaken = "firing_taken"
+
+// readThrough runs read, and again while the store is unavailable, until
+// ctx's deadline is near: superseded's reads come when a write landed
+// late, which is most often when the store has just stalled and is
+// stalling still; a 503 then has the sender retry, and the retry, received
+// after the resolve, opens the incident for alerts that ended (the groups
+// soak: two such reads failed, in the second after a Redis stall). Eight
+// tries at most, 3.6 s of waits.
+func readThrough(ctx context.Context, read func() error) error {
+	wait := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		err := read()
+		if !errors.Is(err, store.ErrUnavailable) || try == 8 {
+			return err
+		}
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < 2*wait {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
 
 // FiringSuperseded is the timeline entry of a resolved incident that says
 // a firing its sender sent before the resolve reached the store after it

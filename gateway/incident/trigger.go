@@ -266,9 +266,11 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 		return "", 0, fmt.Errorf("the alert was received before incident %s was resolved, and its timeline, which says by whom, could not be read: %w", id, err)
 	}
 	var resolve *store.Entry
+	asked := false
 	for i := len(tl) - 1; i >= 0; i-- {
 		if tl[i].Type == string(policy.ActionResolve) {
 			resolve = &tl[i]
+			asked = i > 0 && askedAlertmanager(tl[i-1])
 			break
 		}
 	}
@@ -276,7 +278,7 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 	// again, after the resolve.
 	now = s.clock()
 	newer := false
-	if resolve != nil && a.Source == "alertmanager" {
+	if resolve != nil && a.Source == "alertmanager" && !asked {
 		var inc *store.Incident
 		err := readThrough(ctx, func() (err error) { inc, err = s.o.Store.Get(ctx, id); return err })
 		if err != nil {
@@ -494,6 +496,19 @@ func (s *Service) endIfGroupEndedOnce(ctx context.Context, inc *store.Incident, 
 // the incident's pages are pages for that firing too, and the group, firing
 // again then, ended only by a resolve withheld after it (endIfGroupEnded).
 const FiringTaken = "firing_taken"
+
+// askedAlertmanager says whether e, the entry written with a resolve just
+// before it, says pagerd resolved the incident on Alertmanager's own
+// account of the group's alerts (amresolve: resolve_confirmed, its API
+// listing none of them active, neither silenced nor inhibited;
+// resolve_group_gone, its config no longer having the group). A firing
+// received before that answer, whatever it holds, is older than it: an
+// alert of it still active then would have been listed, those left out of
+// a cut notification (max_alerts) too, which the firing's content cannot
+// show (ingest.NothingNewer is false for a cut notification).
+func askedAlertmanager(e store.Entry) bool {
+	return e.Actor == "pagerd" && (e.Type == "resolve_confirmed" || e.Type == "resolve_group_gone")
+}
 
 // readThrough runs read, and again while the store is unavailable, until
 // ctx's deadline is near: superseded's reads come when a write landed

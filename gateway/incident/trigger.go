@@ -166,7 +166,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		return "", 0, err
 	}
 	if out == store.Superseded {
-		return s.superseded(ctx, cfg, a, gotID, now)
+		return s.superseded(ctx, cfg, a, gotID)
 	}
 	if out == store.Repeated && cut != nil {
 		// The details the repeat replaced were cut as well: say so. Best
@@ -259,7 +259,7 @@ func receivedSkew(cfg *policy.Config) time.Duration {
 // or resolved since), or one started later (ingest.NothingNewer): it may
 // be a new firing that the other Alertmanager of a cluster sent after the
 // resolve, received first.
-func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, id string, now time.Time) (string, store.Outcome, error) {
+func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, id string) (string, store.Outcome, error) {
 	var tl []store.Entry
 	err := readThrough(ctx, func() (err error) { tl, err = s.o.Store.Timeline(ctx, id); return err })
 	if err != nil {
@@ -274,9 +274,9 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 			break
 		}
 	}
-	// now is when the trigger began, before its write: read the clock
-	// again, after the resolve.
-	now = s.clock()
+	// Read after the resolve: the trigger's own now came before its
+	// write.
+	now := s.clock()
 	newer := false
 	if resolve != nil && a.Source == "alertmanager" && !asked {
 		var inc *store.Incident

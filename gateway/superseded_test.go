@@ -77,6 +77,28 @@ func stallTrigger(t *testing.T, h *harness, st *stallingTriggerStore, path, body
 	return <-answer
 }
 
+// stalledHarness is a harness on a store of open that stalls triggers
+// when armed (stallTrigger), with body's incident opened by Alertmanager
+// at fixedNow and its ladder run to at.
+func stalledHarness(t *testing.T, open func(*testing.T) store.Store, body string, at time.Time) (*harness, *stallingTriggerStore, string) {
+	t.Helper()
+	st := &stallingTriggerStore{Store: open(t)}
+	h := newHarness(t, withStore(st), withConfig(noStorm))
+	h.am(amKey, body)
+	id := h.list("")[0].ID
+	h.runUntil(at)
+	return h, st, id
+}
+
+// wantAloneResolved fails unless incident id, resolved, is the only one:
+// the stalled firing opened nothing.
+func wantAloneResolved(t *testing.T, h *harness, id string) {
+	t.Helper()
+	if l := h.list(""); len(l) != 1 || l[0].ID != id || l[0].Status != "resolved" {
+		t.Fatalf("incidents after the stalled firing landed: %+v; want %s alone, resolved", l, id)
+	}
+}
+
 // pdEventBody is an Events API v2 event of dedup key k.
 func pdEventBody(action, k string) string {
 	return fmt.Sprintf(`{"routing_key":%q,"event_action":%q,"dedup_key":%q,"payload":{"summary":"disk full","source":"db1","severity":"critical"}}`, pdKey, action, k)
@@ -106,11 +128,7 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 			resolved := amBody("resolved", "g", 0, amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(30 * time.Second)})
 
 			t.Run("alertmanager", func(t *testing.T) {
-				st := &stallingTriggerStore{Store: open(t)}
-				h := newHarness(t, withStore(st), withConfig(noStorm))
-				h.am(amKey, firing)
-				id := h.list("")[0].ID
-				h.runUntil(t0.Add(20 * time.Second))
+				h, st, id := stalledHarness(t, open, firing, t0.Add(20*time.Second))
 				resolvedAt := t0.Add(40 * time.Second)
 				r := stallTrigger(t, h, st, "/api/v1/alertmanager", firing, resolvedAt, func() {
 					h.am(amKey, firing) // the sender's retry, taken as a repeat
@@ -119,9 +137,7 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 				if r.code != 200 {
 					t.Fatalf("the firing received before the resolve: %d %s, want 200", r.code, r.body)
 				}
-				if l := h.list(""); len(l) != 1 || l[0].ID != id || l[0].Status != "resolved" {
-					t.Fatalf("incidents after the stalled firing landed: %+v; want %s alone, resolved", l, id)
-				}
+				wantAloneResolved(t, h, id)
 				if !h.timelineHas(id, incident.FiringSuperseded, "received at "+t0.Add(20*time.Second).Format(time.RFC3339)) {
 					t.Fatalf("no firing_superseded entry naming when it was received: %s", timelineTypes(h.incident(id)))
 				}
@@ -152,11 +168,7 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 			})
 
 			t.Run("resolved by a person", func(t *testing.T) {
-				st := &stallingTriggerStore{Store: open(t)}
-				h := newHarness(t, withStore(st), withConfig(noStorm))
-				h.am(amKey, firing)
-				id := h.list("")[0].ID
-				h.runUntil(t0.Add(20 * time.Second))
+				h, st, id := stalledHarness(t, open, firing, t0.Add(20*time.Second))
 				r := stallTrigger(t, h, st, "/api/v1/alertmanager", firing, t0.Add(40*time.Second), func() {
 					if r := h.api("POST", "/api/v1/incidents/"+id+"/resolve", `{"user":"ann"}`); r.code != 200 {
 						t.Fatalf("resolve: %d %s", r.code, r.body)
@@ -191,11 +203,7 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 					func(h *harness, _ string) { h.am(amKey, resolved) }, 0},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					st := &stallingTriggerStore{Store: open(t)}
-					h := newHarness(t, withStore(st), withConfig(noStorm))
-					h.am(amKey, firing)
-					id := h.list("")[0].ID
-					h.runUntil(t0.Add(cmp.Or(tc.received, 20*time.Second)))
+					h, st, id := stalledHarness(t, open, firing, t0.Add(cmp.Or(tc.received, 20*time.Second)))
 					r := stallTrigger(t, h, st, "/api/v1/alertmanager", tc.firing, t0.Add(40*time.Second), func() { tc.resolve(h, id) })
 					if r.code != 200 {
 						t.Fatalf("answered %d %s, want 200", r.code, r.body)
@@ -221,11 +229,7 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 			cut := amBody("firing", "g", 1, amAlert{st: "firing", labels: a, starts: t0})
 			for _, body := range []string{firing, cut} {
 				t.Run("resolved after asking Alertmanager/cut "+fmt.Sprint(body == cut), func(t *testing.T) {
-					st := &stallingTriggerStore{Store: open(t)}
-					h := newHarness(t, withStore(st), withConfig(noStorm))
-					h.am(amKey, body)
-					id := h.list("")[0].ID
-					h.runUntil(t0.Add(20 * time.Second))
+					h, st, id := stalledHarness(t, open, body, t0.Add(20*time.Second))
 					r := stallTrigger(t, h, st, "/api/v1/alertmanager", body, t0.Add(40*time.Second), func() {
 						why := store.Entry{At: h.clock.Now(), Type: "resolve_confirmed", Actor: "pagerd", Detail: "no alert of the group is active"}
 						if ok, err := h.d.incidents.ResolveUnlessRepeated(context.Background(), h.d.cfg.Load().Service("api"), id, 0, "alertmanager", why); err != nil || !ok {
@@ -235,9 +239,7 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 					if r.code != 200 {
 						t.Fatalf("answered %d %s, want 200", r.code, r.body)
 					}
-					if l := h.list(""); len(l) != 1 || l[0].ID != id || l[0].Status != "resolved" {
-						t.Fatalf("incidents after the stalled firing landed: %+v; want %s alone, resolved", l, id)
-					}
+					wantAloneResolved(t, h, id)
 					if !h.timelineHas(id, incident.FiringSuperseded, "") {
 						t.Fatalf("no firing_superseded entry: %s", timelineTypes(h.incident(id)))
 					}
@@ -250,11 +252,7 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 			// after the resolve, opened the incident; the read is
 			// tried again while the store is unavailable.
 			t.Run("the resolve unreadable a moment", func(t *testing.T) {
-				st := &stallingTriggerStore{Store: open(t)}
-				h := newHarness(t, withStore(st), withConfig(noStorm))
-				h.am(amKey, firing)
-				id := h.list("")[0].ID
-				h.runUntil(t0.Add(20 * time.Second))
+				h, st, id := stalledHarness(t, open, firing, t0.Add(20*time.Second))
 				r := stallTrigger(t, h, st, "/api/v1/alertmanager", firing, t0.Add(40*time.Second), func() {
 					h.am(amKey, resolved)
 					st.unreadable.Store(2)
@@ -262,9 +260,7 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 				if r.code != 200 {
 					t.Fatalf("answered %d %s, want 200", r.code, r.body)
 				}
-				if l := h.list(""); len(l) != 1 || l[0].ID != id || l[0].Status != "resolved" {
-					t.Fatalf("incidents after the stalled firing landed: %+v; want %s alone, resolved", l, id)
-				}
+				wantAloneResolved(t, h, id)
 			})
 
 			t.Run("pagerduty", func(t *testing.T) {
@@ -283,9 +279,7 @@ func TestFiringReceivedBeforeItsGroupsResolveOpensNothing(t *testing.T) {
 				if r.code != 202 {
 					t.Fatalf("the trigger received before the resolve: %d %s, want 202", r.code, r.body)
 				}
-				if l := h.list(""); len(l) != 1 || l[0].ID != id || l[0].Status != "resolved" {
-					t.Fatalf("incidents after the stalled trigger landed: %+v; want %s alone, resolved", l, id)
-				}
+				wantAloneResolved(t, h, id)
 				if !h.timelineHas(id, incident.FiringSuperseded, "pagerduty sent") {
 					t.Fatalf("no firing_superseded entry: %s", timelineTypes(h.incident(id)))
 				}
@@ -594,11 +588,7 @@ func TestFiringReceivedBeforeAnAlertOfItResolvedOpensNothing(t *testing.T) {
 			bEnded := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0},
 				amAlert{st: "resolved", labels: b, starts: bStart, ends: t0.Add(25 * time.Second)})
 			resolved := amBody("resolved", "g", 0, amAlert{st: "resolved", labels: a, starts: t0, ends: t0.Add(35 * time.Second)})
-			st := &stallingTriggerStore{Store: open(t)}
-			h := newHarness(t, withStore(st), withConfig(noStorm))
-			h.am(amKey, both)
-			id := h.list("")[0].ID
-			h.runUntil(t0.Add(20 * time.Second))
+			h, st, id := stalledHarness(t, open, both, t0.Add(20*time.Second))
 			r := stallTrigger(t, h, st, "/api/v1/alertmanager", both, t0.Add(30*time.Second), func() {
 				h.am(amKey, bEnded)
 				h.clock.Set(t0.Add(40 * time.Second))

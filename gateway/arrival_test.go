@@ -11,12 +11,20 @@ import (
 // have reached the socket any time during it (the groups soak: a replica
 // stopped 15 s read a firing its sender had given up on, and opened an
 // incident for alerts resolved meanwhile); otherwise at its reading. A
-// gap of a second or less between ticks is no stop. Not on the shared
-// clock (zero), nothing is stamped.
+// gap of a second or less between ticks is no stop, nor is the shared
+// clock moving by a reading while the host runs on (gaps are measured on
+// the host's monotonic clock). Not on the shared clock (zero), nothing is
+// stamped.
 func TestArrivalsStampAStopsStart(t *testing.T) {
 	t0 := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
-	now := t0
-	a := newArrivals(func() time.Time { return now })
+	now, skew := t0, time.Duration(0)
+	a := newArrivals(func() time.Time {
+		if now.IsZero() {
+			return now
+		}
+		return now.Add(skew)
+	})
+	a.mono = func() time.Time { return now }
 	at := func(d time.Duration) { now = t0.Add(d) }
 	want := func(what string, d time.Duration) {
 		t.Helper()
@@ -44,6 +52,14 @@ func TestArrivalsStampAStopsStart(t *testing.T) {
 		a.ticked()
 	}
 	want("after the grace", 19*time.Second+100*time.Millisecond)
+
+	// The shared clock moved 5 s by a reading (a re-sync after a
+	// failover) while the host ran on: no stop.
+	skew = 5 * time.Second
+	at(19200 * time.Millisecond)
+	a.ticked()
+	want("after the shared clock moved", 24*time.Second+200*time.Millisecond)
+	skew = 0
 
 	now = time.Time{}
 	a.ticked()

@@ -134,20 +134,12 @@ func (s *soak) judgeFingerprint(groups []*soakGroup, start time.Time) ([]*soakAl
 		details[id] = inc
 		return inc, true
 	}
-	firstOf := func(inc incidentDetail, types ...string) time.Time {
-		for _, e := range inc.Timeline {
-			if slices.Contains(types, e.Type) {
-				return e.At
-			}
-		}
-		return time.Time{}
-	}
 	resolvedOf := func(id string) time.Time {
 		inc, ok := detail(id)
 		if !ok {
 			return time.Time{}
 		}
-		return firstOf(inc, "resolve")
+		return firstAt(inc, "resolve")
 	}
 	groupEndedBy := func(id string) string {
 		inc, ok := detail(id)
@@ -307,7 +299,7 @@ func (s *soak) judgeFingerprint(groups []*soakGroup, start time.Time) ([]*soakAl
 					if fl == nil {
 						fl = &fpLife{g: g, a: a, inc: id}
 						lives[a] = fl
-						s.judgeFirstFiring(g, ei, ni, n, a, id, last[a.instance], detail, groupEndedBy, firstOf, at, problem, &lateJudged, &lateNew, &lateRepeat)
+						s.judgeFirstFiring(g, ei, ni, n, a, id, last[a.instance], detail, groupEndedBy, at, problem, &lateJudged, &lateNew, &lateRepeat)
 					} else if id != fl.inc {
 						problem(id, "SPLIT: %s named %s for i%d (started %s), whose first notification named %s", what, id, a.instance, at(a.starts), fl.inc)
 					}
@@ -404,7 +396,7 @@ func (s *soak) judgeFingerprint(groups []*soakGroup, start time.Time) ([]*soakAl
 			continue
 		}
 		before := len(found)
-		resolvedAt := firstOf(inc, "resolve")
+		resolvedAt := firstAt(inc, "resolve")
 		if resolvedAt.IsZero() {
 			problem(id, "NEVER RESOLVED: %s, created %s, open, every alert of its group resolved (the group's last notification sent %s, answered %s)",
 				what, at(inc.CreatedAt), at(lastSent(g)), at(lastAnswered(g)))
@@ -436,7 +428,7 @@ func (s *soak) judgeFingerprint(groups []*soakGroup, start time.Time) ([]*soakAl
 				}
 			}
 		}
-		first := firstOf(inc, "ack", "resolve")
+		first := firstAt(inc, "ack", "resolve")
 		switch {
 		case first.IsZero():
 		case u != nil && !u.ackAnswer.IsZero() && !first.Before(u.ackSent.Add(-soakStampSlack)) && (resolvedAt.IsZero() || first.Before(resolvedAt)):
@@ -479,7 +471,7 @@ func (s *soak) judgeFingerprint(groups []*soakGroup, start time.Time) ([]*soakAl
 // judgeFirstFiring judges an alert firing anew (its first listing, n,
 // named id) against the alert's incident before (prev).
 func (s *soak) judgeFirstFiring(g *soakGroup, ei, ni int, n *soakNote, a *soakAMAlert, id, prev string,
-	detail func(string) (incidentDetail, bool), groupEndedBy func(string) string, firstOf func(incidentDetail, ...string) time.Time,
+	detail func(string) (incidentDetail, bool), groupEndedBy func(string) string,
 	at func(time.Time) string, problem func(string, string, ...any), lateJudged, lateNew, lateRepeat *int) {
 	if prev == "" {
 		return
@@ -488,8 +480,8 @@ func (s *soak) judgeFirstFiring(g *soakGroup, ei, ni int, n *soakNote, a *soakAM
 	if !ok {
 		return
 	}
-	resolvedAt := firstOf(p, "resolve")
-	ackAt := firstOf(p, "ack")
+	resolvedAt := firstAt(p, "resolve")
+	ackAt := firstAt(p, "ack")
 	due := p.CreatedAt.Add(soakLadder[len(soakLadder)-1].at)
 	what := fmt.Sprintf("group g%d (svc%d) episode %d notification %d: i%d firing anew (started %s; sent %s, answered %s)",
 		g.n, g.service, ei, ni, a.instance, at(a.starts), at(n.sent), at(n.answered))

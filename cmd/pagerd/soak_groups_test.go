@@ -529,6 +529,17 @@ func (s *soak) groupsQuiet(groups []*soakGroup, quiet time.Time) time.Time {
 	return quiet
 }
 
+// firstAt is when inc's timeline first has an entry of one of types
+// (zero when it has none).
+func firstAt(inc incidentDetail, types ...string) time.Time {
+	for _, e := range inc.Timeline {
+		if slices.Contains(types, e.Type) {
+			return e.At
+		}
+	}
+	return time.Time{}
+}
+
 // judgeGroups checks the groups' incidents against what pagerd documents
 // (the header comment), and turns each incident into a soakAlert for the
 // checks of its pages that every mode makes.
@@ -551,14 +562,6 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 		}
 		details[id] = inc
 		return inc, true
-	}
-	firstOf := func(inc incidentDetail, types ...string) time.Time {
-		for _, e := range inc.Timeline {
-			if slices.Contains(types, e.Type) {
-				return e.At
-			}
-		}
-		return time.Time{}
 	}
 	at := func(t time.Time) string { return soakAt(t, start) }
 	type incUse struct {
@@ -647,7 +650,7 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 				// Refused: only for an incident resolved before its
 				// answer.
 				if inc, ok := detail(ep.incident); ok {
-					if r := firstOf(inc, "resolve"); r.IsZero() || r.After(ep.ackDone.Add(soakStampSlack)) {
+					if r := firstAt(inc, "resolve"); r.IsZero() || r.After(ep.ackDone.Add(soakStampSlack)) {
 						problem(ep.incident, "acknowledgement of %s (group g%d episode %d) sent %s refused: %s (answers %v), and it was not resolved before (%s)",
 							ep.incident, g.n, ei, at(ep.ackSent), ep.ackErr, ep.ackStatus, at(r))
 					}
@@ -656,7 +659,7 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 			if prev != "" && ei > 0 && len(ep.notes) > 0 {
 				first := ep.notes[0]
 				p, ok := detail(prev)
-				resolvedAt := firstOf(p, "resolve")
+				resolvedAt := firstAt(p, "resolve")
 				what := fmt.Sprintf("group g%d (svc%d) episode %d's firing (sent %s, answered %s)", g.n, g.service, ei, at(first.sent), at(first.answered))
 				// A flap a minute or more after a resolve pagerd
 				// withheld, its incident still open (the question to
@@ -681,7 +684,7 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 					(resolvedAt.IsZero() || !resolvedAt.Before(first.sent.Add(-soakStampSlack)) && (endedByFiring || resolvedAt.After(first.answered.Add(soakStampSlack))))
 				if lateOpen && first.truncated == 0 && !strings.Contains(first.listed, "=resolved") && !first.answered.IsZero() {
 					s.groupsLate[0]++
-					ackAt := firstOf(p, "ack")
+					ackAt := firstAt(p, "ack")
 					due := p.CreatedAt.Add(soakLadder[len(soakLadder)-1].at)
 					quiet := !ackAt.IsZero() && ackAt.Before(first.sent.Add(-soakStampSlack)) || first.sent.After(due.Add(s.allowance(due)+time.Second))
 					paging := ackAt.IsZero() || ackAt.After(first.answered.Add(soakStampSlack))
@@ -734,7 +737,7 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 		if len(lastEp.notes) > 0 && lastEp.notes[len(lastEp.notes)-1].last {
 			end = lastEp.notes[len(lastEp.notes)-1]
 		}
-		resolvedAt := firstOf(inc, "resolve")
+		resolvedAt := firstAt(inc, "resolve")
 		// Resolved before the last firing period it took ended: the
 		// group still fired.
 		if !resolvedAt.IsZero() && end != nil && resolvedAt.Before(end.sent.Add(-soakStampSlack)) {
@@ -753,7 +756,7 @@ func (s *soak) judgeGroups(groups []*soakGroup, start time.Time) ([]*soakAlert, 
 		if ended && !resolvedAt.IsZero() && end.truncated > 0 && groupEndedBy(id) == "" {
 			confirm = append(confirm, resolvedAt.Sub(end.answered))
 		}
-		first := firstOf(inc, "ack", "resolve")
+		first := firstAt(inc, "ack", "resolve")
 		switch {
 		case first.IsZero():
 		case !u.ackAnswer.IsZero() && !first.Before(u.ackSent.Add(-soakStampSlack)) && (resolvedAt.IsZero() || first.Before(resolvedAt)):

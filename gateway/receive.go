@@ -299,6 +299,19 @@ func (s *Server) alertmanager(c echo.Context) (err error) {
 		return retrying(err, retryLandsOnSameIncident)
 	}
 	byFingerprint := svc.IncidentKey == "fingerprint"
+	if byFingerprint && msg.Status == ingest.StatusResolved {
+		// The checks of the group's firing notifications still to run
+		// (LeftOutFiring's, after their answers) must know the group
+		// resolved after them: one stalled past it opened the overflow
+		// incident for alerts that had ended, and nothing resolved it.
+		cut := msg.TruncatedAlerts > 0 || len(msg.Alerts)+msg.Unread > ingest.MaxAlertsPerMessage
+		marked, err := s.o.Withheld.GroupResolved(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, msg.OverflowDedupKey(),
+			msg.Received, msg.KeyTimes(), cut)
+		if err != nil {
+			return partly(err)
+		}
+		noted = marked
+	}
 	if byFingerprint && msg.TruncatedAlerts > 0 {
 		// The alerts Alertmanager left out are reported neither firing
 		// nor resolved: one whose incident is open may have resolved.
@@ -822,7 +835,7 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 		}
 		asking, err := s.o.Withheld.LeftOutFiring(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, amresolve.Overflow{
 			DedupKey: g.DedupKey, Route: msg.CommonLabels, Summary: g.Summary, Details: g.Details, Truncated: truncated,
-			KeyPrefix: msg.AlertKeyPrefix(), InView: msg.KeyFingerprints()})
+			KeyPrefix: msg.AlertKeyPrefix(), InView: msg.KeyFingerprints(), Received: msg.Received, Fired: msg.KeyTimes()})
 		if err != nil {
 			return groupTaken{noted: noted, err: err}
 		}

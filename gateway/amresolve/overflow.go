@@ -45,7 +45,33 @@ type Overflow struct {
 	// alerts the notification named: those have incidents of their own
 	// from it, which may not be stored yet when the check runs.
 	InView []string `json:"in_view,omitempty"`
+	// Received is when pagerd received the firing notification (on the
+	// clock the replicas share; zero when not known), and Fired its
+	// alerts' times (ingest.Message.KeyTimes): the check of a firing
+	// notification tells by them whether the group's resolved
+	// notification received after it (GroupResolved) ended what it said.
+	Received time.Time                    `json:"received,omitzero"`
+	Fired    map[string]ingest.AlertTimes `json:"fired,omitempty"`
 }
+
+// groupEnded is the mark a resolved notification of a group in
+// fingerprint mode leaves for the checks of the group's firing ones
+// (GroupResolved).
+type groupEnded struct {
+	// Received is when pagerd received it, on the clock the replicas
+	// share.
+	Received time.Time `json:"received"`
+	// Ended are its alerts' times (ingest.Message.KeyTimes).
+	Ended map[string]ingest.AlertTimes `json:"ended,omitempty"`
+	// Cut: Alertmanager (max_alerts) or pagerd (its own limit) left
+	// alerts of it out, which may still fire.
+	Cut bool `json:"cut,omitempty"`
+}
+
+// endedKeep is how long the mark of a group's resolved notification
+// (GroupResolved) is kept: far longer than a firing notification's
+// check waits for a replica stopped with it, or for a lease's takeover.
+const endedKeep = 15 * time.Minute
 
 // overflowJob is what a JobKindOverflow job carries.
 type overflowJob struct {
@@ -66,6 +92,67 @@ type overflowJob struct {
 	// the overflow incident only on Alertmanager's answer, and asks
 	// again until LeftOutFor after it.
 	Since time.Time `json:"since,omitzero"`
+	// Ended makes the job the mark GroupResolved stores, which does
+	// nothing when due but go.
+	Ended *groupEnded `json:"ended_by,omitempty"`
+}
+
+// GroupResolved marks, for the checks of the group's firing
+// notifications (LeftOutFiring) still to run, that a resolved
+// notification of the group was received at received (on the clock the
+// replicas share), with its alerts' times ended (ingest.Message.KeyTimes);
+// cut says it left alerts out. A firing notification's check runs after
+// its answer, and may run after the group's last notification was taken:
+// a replica stopped with the firing one, its retry taken elsewhere,
+// answers it and the sender sends the group's resolve at once. Opening the
+// overflow incident then, while Alertmanager cannot be asked, paged for
+// alerts the resolve had ended, and nothing resolved it: Alertmanager
+// sends nothing more of the group. It replaces the mark of an earlier
+// resolved notification of the group, and does nothing for a service
+// that names no Alertmanager (no check is stored) or an unknown receipt.
+// It says whether it stored one.
+func (c *Checker) GroupResolved(ctx context.Context, svc *policy.Service, g Group, overflowKey string, received time.Time,
+	ended map[string]ingest.AlertTimes, cut bool) (bool, error) {
+	if c == nil || svc.AlertmanagerAPI() == "" || received.IsZero() {
+		return false, nil
+	}
+	b, err := json.Marshal(overflowJob{Service: svc.Name, Group: g, Ended: &groupEnded{Received: received, Ended: ended, Cut: cut}})
+	if err != nil {
+		return false, err
+	}
+	if err := c.o.Store.PutJob(ctx, store.Job{Kind: JobKindOverflow, Key: groupJobKey(svc.Name, overflowKey) + "/ended", Due: c.o.Now().Add(endedKeep), Data: b}); err != nil {
+		return false, fmt.Errorf("store the mark of the group's resolved notification: %w", err)
+	}
+	return true, nil
+}
+
+// endedSince reads the mark of the group's resolved notification
+// (GroupResolved) for the check d of a firing one, and reports whether
+// pagerd received it after the firing one (by more than the shared
+// clock's skew, and at a time not ahead of this replica's clock, now),
+// and whether it then ended each alert the firing one said fired, with
+// none left out: the firing one's alerts, those left out included, had
+// all ended when its check runs.
+func (c *Checker) endedSince(ctx context.Context, cfg *policy.Config, d *overflowJob, now time.Time) (after, ended bool, err error) {
+	if d.Received.IsZero() {
+		return false, false, nil
+	}
+	j, err := c.o.Store.GetJob(ctx, JobKindOverflow, groupJobKey(d.Service, d.DedupKey)+"/ended")
+	if errors.Is(err, store.ErrNotFound) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	var m overflowJob
+	if err := json.Unmarshal(j.Data, &m); err != nil || m.Ended == nil {
+		return false, false, nil
+	}
+	skew := incident.ReceivedSkew(cfg)
+	if !m.Ended.Received.After(d.Received.Add(skew)) || m.Ended.Received.After(now.Add(skew)) {
+		return false, false, nil
+	}
+	return true, !m.Ended.Cut && ingest.EndsEach(m.Ended.Ended, d.Fired), nil
 }
 
 // OverflowOver stores, due now, the check of the group's open overflow
@@ -186,6 +273,9 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 		c.o.Logger.Error("alerts left out by max_alerts: a check job that does not decode is dropped", "job", j.Key, "err", err)
 		return nil, nil
 	}
+	if d.Ended != nil {
+		return nil, nil // a mark, kept long enough
+	}
 	cfg := c.o.Config()
 	svc := cfg.Service(d.Service)
 	if svc == nil {
@@ -238,18 +328,17 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 	if !d.Since.IsZero() {
 		return c.runLeftOutResolved(ctx, j, &d, cfg, svc, fps, uncovered, err)
 	}
+	unsure := true // opened without Alertmanager's word that they fire
 	switch {
 	case err != nil:
-		c.o.Logger.Warn("alerts left out by max_alerts: Alertmanager could not be asked which fire; the group's overflow incident is opened",
-			"service", d.Service, "alertmanager", shown, "err", err)
 		detail = fmt.Sprintf("Alertmanager at %s could not be asked which alerts of the group fire (%v): this incident holds the alerts it left out, which may fire", shown, err)
 	case len(uncovered) > 0:
+		unsure = false
 		detail = fmt.Sprintf("Alertmanager at %s lists %d active alert(s) of the group with no open incident of their own (fingerprints %s)",
 			shown, len(uncovered), strings.Join(uncovered[:min(len(uncovered), 5)], ", "))
 	default:
 		if outcome, why := c.distrust(ctx, base, now); outcome != "" {
-			c.o.Logger.Warn("alerts left out by max_alerts: Alertmanager's answer is not trusted; the group's overflow incident is opened",
-				"service", d.Service, "alertmanager", shown, "why", why)
+			err = errors.New(why)
 			detail = fmt.Sprintf("Alertmanager at %s lists no active alert of the group without an incident of its own, but %s: this incident holds the alerts it left out, which may fire", shown, why)
 			break
 		}
@@ -275,14 +364,79 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 			"service", d.Service, "alertmanager", shown, "active", len(fps))
 		return nil, nil
 	}
+	// watch: the group's resolved notification came after the firing
+	// one, and the incident opened (or repeated) here needs a check of
+	// its own to be resolved.
+	watch := false
+	if unsure {
+		after, ended, rerr := c.endedSince(ctx, cfg, &d, c.o.Now())
+		if rerr != nil {
+			return nil, rerr
+		}
+		if ended {
+			c.o.Logger.Warn("alerts left out by max_alerts: the group's resolved notification, received after the firing one, ended its alerts; "+
+				"the overflow incident is not opened", "service", d.Service, "alertmanager", shown, "err", err)
+			return nil, nil
+		}
+		watch = after
+		c.o.Logger.Warn("alerts left out by max_alerts: Alertmanager could not be asked which fire, or is not trusted; the group's overflow incident is opened",
+			"service", d.Service, "alertmanager", shown, "err", err, "resolved_since", after)
+		if after {
+			detail += "; the group's resolved notification, received after the firing one, may leave them firing (it left alerts out, or did not end each " +
+				"alert the firing one named): pagerd asks Alertmanager whether an alert of the group still fires and resolves this incident when none does"
+		}
+	}
 	id, created, err := c.openLeftOut(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Summary: d.Summary, Details: d.Details, Truncated: d.Truncated},
 		d.Route, now, detail)
-	if err != nil || !created {
-		return nil, err // open already: a repeat pages nobody
+	if err != nil {
+		return nil, err
+	}
+	if watch {
+		// Nothing else ends it: the group's notifications that would
+		// are in.
+		if _, err := c.Withheld(ctx, svc, id, d.Group); err != nil {
+			return nil, err
+		}
+	}
+	if !created {
+		return nil, nil // open already: a repeat pages nobody
+	}
+	if unsure && !watch {
+		// The group's resolved notification may have come between the
+		// read above and the opening (or the replica stopped between
+		// them): read again, and what it ended is resolved at once.
+		if c.supersededSince(ctx, cfg, svc, &d, id) {
+			return nil, nil
+		}
 	}
 	c.o.Logger.Warn("alerts left out by max_alerts fire with no incident of their own: the group's overflow incident opened", "incident", id, "service", d.Service,
 		"uncovered", len(uncovered), "alertmanager", shown)
 	return nil, nil
+}
+
+// supersededSince resolves the overflow incident id that the check d of
+// a firing notification just opened, not knowing whether the alerts it
+// holds fire, when the group's resolved notification, received after the
+// firing one, is found to have ended them (endedSince): it was taken
+// between the check's read and the opening (the replica stopped between
+// them, say), and found nothing open to resolve. It reports whether it
+// resolved the incident; on a read that fails, it stays open (a missed
+// page is worse than a second one).
+func (c *Checker) supersededSince(ctx context.Context, cfg *policy.Config, svc *policy.Service, d *overflowJob, id string) bool {
+	now := c.o.Now()
+	if _, ended, err := c.endedSince(ctx, cfg, d, now); err != nil || !ended {
+		return false
+	}
+	resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, id, 0, "alertmanager", store.Entry{At: now.UTC().Truncate(time.Millisecond),
+		Type: incident.FiringSuperseded, Actor: "pagerd", Detail: "opened for the alerts a firing notification of the group left out (max_alerts), " +
+			"while Alertmanager could not be asked which fire; the group's resolved notification, received after the firing one, ended each of its " +
+			"alerts with none left out: resolved"})
+	if err != nil || !resolved {
+		return false
+	}
+	c.o.Logger.Warn("overflow incident resolved as it opened: the group's resolved notification, received after the firing one, ended its alerts",
+		"incident", id, "service", d.Service)
+	return true
 }
 
 // runLeftOutResolved ends the check LeftOutResolved stored, on
@@ -406,8 +560,15 @@ func (c *Checker) runOverflowOver(ctx context.Context, j *store.Job, d *overflow
 	if err != nil {
 		return nil, err
 	}
-	if !inc.Open() || inc.Repeats > d.Repeats {
-		return nil, nil // resolved, or a firing notification judged it since
+	if !inc.Open() {
+		return nil, nil
+	}
+	if inc.Repeats > d.Repeats {
+		// A firing notification judged it since (its own check, or
+		// that of the alerts it left out, decides).
+		c.o.Logger.Info("overflow incident's resolve: no longer checked, a firing notification of the group repeated it since",
+			"incident", d.Resolve, "service", d.Service, "repeats", inc.Repeats, "at_check", d.Repeats)
+		return nil, nil
 	}
 	now := c.o.Now()
 	at := now.UTC().Truncate(time.Millisecond)

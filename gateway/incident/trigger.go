@@ -133,7 +133,7 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	inc := &store.Incident{ID: id, Service: a.Service.Name, DedupKey: a.DedupKey, Source: a.Source, Summary: a.Summary,
 		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.Details, State: st, NotPushedToPagerDuty: true, NotPaged: true}
 	if !a.Received.IsZero() {
-		inc.ReceivedBy = a.Received.Add(receivedSkew(cfg))
+		inc.ReceivedBy = a.Received.Add(ReceivedSkew(cfg))
 	}
 	if ChatConfigured(cfg, a.Service.Name) {
 		// Posting the incident to its service's channel is owed from the
@@ -226,13 +226,13 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	return gotID, out, nil
 }
 
-// receivedSkew is how far apart two replicas may read the clock they
+// ReceivedSkew is how far apart two replicas may read the clock they
 // share (sharedclock: each within half of a round trip it takes, at most
 // a tenth of the lease, and 1s at least): an alert is taken as received
 // before a resolve only when it was that much before it, so that a firing
 // received after the resolve, on a replica whose clock reads a little
 // behind the resolving one's, is never superseded (a missed page).
-func receivedSkew(cfg *policy.Config) time.Duration {
+func ReceivedSkew(cfg *policy.Config) time.Duration {
 	return max(time.Second, time.Duration(cfg.Server.Lease)/10)
 }
 
@@ -291,8 +291,8 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 	// store, may have made well after a firing its sender sent next was
 	// received. Not known (a replica off the shared clock, or one that
 	// did not keep it), the firing may be that new one.
-	if resolve == nil || resolve.Actor != a.Source || !resolve.Received.After(a.Received.Add(receivedSkew(cfg))) ||
-		resolve.At.After(now.Add(receivedSkew(cfg))) || newer {
+	if resolve == nil || resolve.Actor != a.Source || !resolve.Received.After(a.Received.Add(ReceivedSkew(cfg))) ||
+		resolve.At.After(now.Add(ReceivedSkew(cfg))) || newer {
 		a.Received = time.Time{}
 		return s.trigger(ctx, cfg, a)
 	}

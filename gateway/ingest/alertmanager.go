@@ -593,6 +593,53 @@ func (m *Message) KeyFingerprints() []string {
 	return fps
 }
 
+// AlertTimes are an alert's start and, when it says it is resolved, its
+// end (zero for a firing one), on its sender's clock.
+type AlertTimes struct {
+	Start time.Time `json:"start,omitzero"`
+	End   time.Time `json:"end,omitzero"`
+}
+
+// KeyTimes are the times of the alerts of the message pagerd reads, by
+// fingerprint as dedup keys carry them; of an alert named twice, the
+// latest start.
+func (m *Message) KeyTimes() map[string]AlertTimes {
+	l := m.limit()
+	times := make(map[string]AlertTimes, len(l.alerts))
+	for _, a := range l.alerts {
+		fp, _ := fingerprintKey(a)
+		if t, ok := times[fp]; ok && t.Start.After(a.StartsAt) {
+			continue
+		}
+		t := AlertTimes{Start: a.StartsAt}
+		if a.Status == StatusResolved {
+			t.End = a.EndsAt
+		}
+		times[fp] = t
+	}
+	return times
+}
+
+// EndsEach reports whether a resolved notification whose alerts' times are
+// ended says that each alert of a firing one (fired) ended since it
+// started: it names each that fired as resolved, with an end no earlier
+// than the start the firing one gave. Of the same group, a firing
+// notification sent after the resolved one holds an alert that fires
+// again (a later start) or joined the group since (not named), and the
+// resolved one does not end each of its alerts.
+func EndsEach(ended, fired map[string]AlertTimes) bool {
+	for fp, f := range fired {
+		if !f.End.IsZero() {
+			continue // resolved already in the firing one
+		}
+		e, ok := ended[fp]
+		if !ok || e.End.IsZero() || e.End.Before(f.Start) {
+			return false
+		}
+	}
+	return true
+}
+
 // CapFingerprint is an alert's fingerprint as its dedup key carries it
 // in fingerprint mode.
 func CapFingerprint(fp string) string {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"reflect"
 	"testing"
 	"time"
 )
@@ -92,5 +93,38 @@ func TestNothingNewer(t *testing.T) {
 				t.Fatalf("NothingNewer = %v, want %v\nfiring   %s\nrecorded %s", got, tc.want, tc.firing, tc.recorded)
 			}
 		})
+	}
+}
+
+// TestEndsEach: a resolved notification ends a firing one's alerts when it
+// names each that fired resolved, ended no earlier than it started; one
+// firing again since (a later start), one that joined the group since (not
+// named) or one it names still firing it does not end. Alerts resolved
+// already in the firing one need not be named.
+func TestEndsEach(t *testing.T) {
+	at := func(m int) time.Time { return time.Date(2025, 9, 10, 6, m, 0, 0, time.UTC) }
+	fired := map[string]AlertTimes{"a": {Start: at(0)}, "b": {Start: at(1)}, "c": {Start: at(0), End: at(2)}}
+	for _, tc := range []struct {
+		name  string
+		ended map[string]AlertTimes
+		want  bool
+	}{
+		{"each ended after its start", map[string]AlertTimes{"a": {Start: at(0), End: at(5)}, "b": {Start: at(1), End: at(1)}}, true},
+		{"b fires again since", map[string]AlertTimes{"a": {Start: at(0), End: at(5)}, "b": {Start: at(0), End: at(0)}}, false},
+		{"b not named", map[string]AlertTimes{"a": {Start: at(0), End: at(5)}}, false},
+		{"b named firing", map[string]AlertTimes{"a": {Start: at(0), End: at(5)}, "b": {Start: at(1)}}, false},
+	} {
+		if got := EndsEach(tc.ended, fired); got != tc.want {
+			t.Errorf("%s: EndsEach = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	m := &Message{Alerts: []Alert{
+		{Status: StatusResolved, Fingerprint: "a", StartsAt: at(0), EndsAt: at(5)},
+		{Status: StatusFiring, Fingerprint: "b", StartsAt: at(1), EndsAt: at(9)},
+		{Status: StatusFiring, Fingerprint: "a", StartsAt: at(3)},
+	}}
+	want := map[string]AlertTimes{"a": {Start: at(3)}, "b": {Start: at(1)}}
+	if got := m.KeyTimes(); !reflect.DeepEqual(got, want) {
+		t.Errorf("KeyTimes = %v, want %v (a firing alert's end is not one; of one named twice, the latest start)", got, want)
 	}
 }

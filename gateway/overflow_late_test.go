@@ -1,0 +1,155 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/policy"
+)
+
+// TestFingerprintFiringCheckAfterTheGroupsResolve: the fingerprint soak
+// (seeds 900697799, 478973041). In fingerprint mode a firing notification
+// left api-3 out (max_alerts 2), and its check of the alerts left out
+// (am_overflow) ran after the group's resolved notification was taken: a
+// replica stopped with the firing one answered it late, and the sender
+// sent the group's last notification at once. Alertmanager could not be
+// asked, so the check opened the overflow incident, which paged for
+// alerts that had all ended, and nothing resolved it: Alertmanager sends
+// nothing more of the group. A resolved notification received after the
+// firing one that ends each alert it named, with none left out, now ends
+// the check; one that may leave an alert firing (it left alerts out, or
+// does not end an alert the firing one named) lets it open the incident,
+// which is then checked until Alertmanager lists no alert of the group
+// firing. A firing notification received after the resolve still opens it.
+func TestFingerprintFiringCheckAfterTheGroupsResolve(t *testing.T) {
+	firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	resolved := amTruncated("resolved", 0, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"})
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name           string
+				first, second  string
+				opened, closes bool // the overflow incident opens; Alertmanager back, it is resolved
+			}{
+				{"resolve after the firing, none left out", firing, resolved, false, false},
+				{"resolve after the firing, an alert left out", firing,
+					amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}), true, true},
+				{"resolve after the firing, api-1 firing again in it", strings.Replace(firing, `"startsAt":"2025-09-10T05:59:00Z"`, `"startsAt":"2025-09-10T06:05:00Z"`, 1),
+					resolved, true, true},
+				{"firing after the resolve", resolved, firing, true, false},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					am := &fakeAlertmanagerAPI{down: true}
+					cfg, _ := amConfig(t, am, byURL)
+					h := newHarness(t, withStore(open(t)), withConfig(cfg))
+					post := batchPoster(t, h)
+					t0 := h.clock.Now()
+					// Received 5s apart, the check not run in between.
+					post(tc.first)
+					h.clock.Set(t0.Add(5 * time.Second))
+					post(tc.second)
+					h.runUntil(t0.Add(10 * time.Minute))
+					v, opened := overflowIncident(h)
+					if opened != tc.opened || (opened && v.Status != "triggered") {
+						t.Fatalf("overflow incident opened %v (%s, timeline %s), want opened %v: Alertmanager down, the check of the alerts the firing "+
+							"notification left out ran after both were received", opened, v.Status, timelineTypes(v), tc.opened)
+					}
+					if !opened {
+						return
+					}
+					am.set(0, false)
+					h.runUntil(t0.Add(time.Hour))
+					v, _ = overflowIncident(h)
+					if want := map[bool]policy.Status{true: "resolved", false: "triggered"}[tc.closes]; v.Status != want {
+						t.Fatalf("Alertmanager back, listing no alert of the group: overflow incident %s (timeline %s), want %s", v.Status, timelineTypes(v), want)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestFingerprintStaleFiringCheckKeepsTheOverflowResolveChecked: the
+// fingerprint soak, seed 478973041 (g296, g108). The group's overflow
+// incident was open (Alertmanager down) at the group's last notification,
+// which left nothing out and stored the check that resolves it once
+// Alertmanager lists no alert of the group without an incident of its own.
+// The check of the firing notification before it ran after that: it
+// repeated the open incident (Alertmanager down), and the resolve's check
+// ended silently on the repeat, taking it for a newer firing notification.
+// The incident paged six times and stayed open. The firing one's check
+// now repeats nothing, and the resolve's check resolves the incident once
+// Alertmanager answers.
+func TestFingerprintStaleFiringCheckKeepsTheOverflowResolveChecked(t *testing.T) {
+	firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{down: true}
+			cfg, _ := amConfig(t, am, byURL)
+			h := newHarness(t, withStore(open(t)), withConfig(cfg))
+			post := batchPoster(t, h)
+			t0 := h.clock.Now()
+			post(firing)
+			h.runUntil(t0.Add(10 * time.Second))
+			v, opened := overflowIncident(h)
+			if !opened || v.Status != "triggered" {
+				t.Fatalf("overflow incident opened %v (%s), want it open: Alertmanager down", opened, v.Status)
+			}
+			post(firing) // its check stalls with a replica
+			h.clock.Set(t0.Add(20 * time.Second))
+			post(amTruncated("resolved", 0, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}))
+			h.runUntil(t0.Add(30 * time.Second))
+			if v = h.incident(v.ID); v.Status != "triggered" || v.Repeats != 0 {
+				t.Fatalf("overflow incident %s, %d repeats; want triggered, not repeated by the second firing notification's check after the resolve",
+					v.Status, v.Repeats)
+			}
+			am.set(0, false)
+			h.runUntil(t0.Add(10 * time.Minute))
+			if v = h.incident(v.ID); v.Status != "resolved" {
+				t.Fatalf("Alertmanager back, listing no alert of the group: overflow incident %s (timeline %s), want resolved", v.Status, timelineTypes(v))
+			}
+		})
+	}
+}
+
+// TestFingerprintFiringCheckOpeningAsTheGroupResolves: the check of a
+// firing notification's left-out alerts read no resolve of the group, and
+// the group's resolved notification (none left out) was taken before its
+// opening landed (a replica stopped between them): it found no overflow
+// incident open to resolve, and the one opened then would page for good.
+// The check reads again after opening, and resolves it.
+func TestFingerprintFiringCheckOpeningAsTheGroupResolves(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{down: true}
+			cfg, _ := amConfig(t, am, byURL)
+			st := &stallingTriggerStore{Store: open(t)}
+			h := newHarness(t, withStore(st), withConfig(cfg))
+			post := batchPoster(t, h)
+			t0 := h.clock.Now()
+			post(amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"}))
+			entered, release := st.arm()
+			stepped := make(chan struct{})
+			go func() { defer close(stepped); h.step(t0) }()
+			<-entered // the check's opening, stalled
+			h.clock.Set(t0.Add(5 * time.Second))
+			post(amTruncated("resolved", 0, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}))
+			close(release)
+			<-stepped
+			h.runUntil(t0.Add(time.Hour))
+			v, opened := overflowIncident(h)
+			if !opened {
+				t.Fatal("the stalled check opened no overflow incident: the test stalled something else")
+			}
+			found := false
+			for _, e := range v.Timeline {
+				found = found || e.Type == incident.FiringSuperseded
+			}
+			if v.Status != "resolved" || !found {
+				t.Fatalf("overflow incident %s, timeline %s; want it resolved, with a %s entry saying why", v.Status, timelineTypes(v), incident.FiringSuperseded)
+			}
+		})
+	}
+}

@@ -2,7 +2,8 @@ package gateway
 
 import (
 	"context"
-	"sync"
+	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,11 +28,20 @@ type arrivals struct {
 	tick  time.Duration
 	gap   time.Duration
 	grace time.Duration
+	// log, when set, says each stop the watch sees.
+	log *slog.Logger
 
-	mu       sync.Mutex
-	last     time.Time // the watch's last tick, on the shared clock
+	// seen is the watch's state, replaced whole at each tick (one
+	// writer, the watch) and read by every alert request without a
+	// lock.
+	seen atomic.Pointer[watched]
+}
+
+// watched is what the watch has seen.
+type watched struct {
+	last     time.Time // its last tick, on the shared clock
 	lastMono time.Time // and on mono
-	stopFrom time.Time // the latest stop the watch saw: from its last tick before
+	stopFrom time.Time // the latest stop it saw: from its last tick before
 	stopEnd  time.Time // to its first tick after, on mono
 }
 
@@ -39,8 +49,8 @@ type arrivals struct {
 // over a second between ticks, a GC pause or a scheduler's delay far
 // less; its grace two seconds, time for the requests queued meanwhile to
 // be read).
-func newArrivals(now func() time.Time) *arrivals {
-	return &arrivals{now: now, mono: time.Now, tick: 100 * time.Millisecond, gap: time.Second, grace: 2 * time.Second}
+func newArrivals(now func() time.Time, log *slog.Logger) *arrivals {
+	return &arrivals{now: now, mono: time.Now, tick: 100 * time.Millisecond, gap: time.Second, grace: 2 * time.Second, log: log}
 }
 
 // run ticks until ctx ends.
@@ -63,12 +73,18 @@ func (a *arrivals) ticked() {
 	if now.IsZero() {
 		return
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.last.IsZero() && mono.Sub(a.lastMono) > a.gap {
-		a.stopFrom, a.stopEnd = a.last, mono
+	w := watched{last: now, lastMono: mono}
+	if p := a.seen.Load(); p != nil {
+		w.stopFrom, w.stopEnd = p.stopFrom, p.stopEnd
+		if stopped := mono.Sub(p.lastMono); stopped > a.gap {
+			w.stopFrom, w.stopEnd = p.last, mono
+			if a.log != nil {
+				a.log.Warn("this process was stopped (paused, or starved of CPU): alerts read until shortly after are taken as arriving at the stop's start",
+					"stopped_for", stopped.Round(time.Millisecond), "from", p.last.UTC().Truncate(time.Millisecond), "grace", a.grace)
+			}
+		}
 	}
-	a.last, a.lastMono = now, mono
+	a.seen.Store(&w)
 }
 
 // stamp is when a request being read now arrived, at the earliest: now,
@@ -78,14 +94,14 @@ func (a *arrivals) stamp() time.Time {
 	if now.IsZero() {
 		return now
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	w := a.seen.Load()
 	switch {
-	case !a.last.IsZero() && mono.Sub(a.lastMono) > a.gap:
+	case w == nil:
+	case mono.Sub(w.lastMono) > a.gap:
 		// Stopped, and read before the watch ticked again.
-		return a.last
-	case !a.stopEnd.IsZero() && mono.Sub(a.stopEnd) < a.grace:
-		return a.stopFrom
+		return w.last
+	case !w.stopEnd.IsZero() && mono.Sub(w.stopEnd) < a.grace:
+		return w.stopFrom
 	}
 	return now
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,12 +20,13 @@ import (
 func TestArrivalsStampAStopsStart(t *testing.T) {
 	t0 := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
 	now, skew := t0, time.Duration(0)
+	var logged strings.Builder
 	a := newArrivals(func() time.Time {
 		if now.IsZero() {
 			return now
 		}
 		return now.Add(skew)
-	})
+	}, slog.New(slog.NewTextHandler(&logged, nil)))
 	a.mono = func() time.Time { return now }
 	at := func(d time.Duration) { now = t0.Add(d) }
 	want := func(what string, d time.Duration) {
@@ -43,7 +46,13 @@ func TestArrivalsStampAStopsStart(t *testing.T) {
 
 	at(17 * time.Second) // stopped since the last tick
 	want("read before the watch ticked again", 1900*time.Millisecond)
+	if logged.Len() != 0 {
+		t.Fatalf("logged before the watch ticked after a stop: %s", logged.String())
+	}
 	a.ticked()
+	if l := logged.String(); strings.Count(l, "level=WARN") != 1 || !strings.Contains(l, "stopped_for=15.1s") {
+		t.Fatalf("log after the stop: %q; want one warning of a stop of 15.1s", l)
+	}
 	at(17*time.Second + 100*time.Millisecond)
 	a.ticked()
 	want("within the grace after the stop", 1900*time.Millisecond)
@@ -59,6 +68,9 @@ func TestArrivalsStampAStopsStart(t *testing.T) {
 	at(19200 * time.Millisecond)
 	a.ticked()
 	want("after the shared clock moved", 24*time.Second+200*time.Millisecond)
+	if n := strings.Count(logged.String(), "level=WARN"); n != 1 {
+		t.Fatalf("%d stops logged, want the one: %s", n, logged.String())
+	}
 	skew = 0
 
 	now = time.Time{}

@@ -533,7 +533,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// the server stamps on it (ServerOptions.Received nil).
 	var received func() time.Time
 	if shared {
-		d.arrivals = newArrivals(d.received)
+		d.arrivals = newArrivals(d.received, d.log)
 		received = d.arrivals.stamp
 	}
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, InUse: &d.cfg.inUse, Incidents: d.incidents, Overrides: d.overrides, Console: cons,

@@ -153,3 +153,41 @@ func TestFingerprintFiringCheckOpeningAsTheGroupResolves(t *testing.T) {
 		})
 	}
 }
+
+// TestFingerprintFiringCheckLeavesAnOpenOverflowIncidentToTheResolvesCheck:
+// the fingerprint soak, seed 900697799 (g52, g120). The group's overflow
+// incident was open; the group's last firing notification (alerts left
+// out) was answered and the sender sent the group's last, resolved one
+// (alerts left out too) at once, received within a second of it. The
+// resolve's check was stored (Alertmanager is asked until no alert of the
+// group fires), then the firing one's check ran, Alertmanager down, and
+// repeated the open incident; the resolve's check took the repeat for a
+// firing notification since it and ended. Nothing resolved the incident.
+// The firing one's check now leaves an open overflow incident as it is.
+func TestFingerprintFiringCheckLeavesAnOpenOverflowIncidentToTheResolvesCheck(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{down: true}
+			cfg, _ := amConfig(t, am, byURL)
+			h := newHarness(t, withStore(open(t)), withConfig(cfg))
+			post := batchPoster(t, h)
+			t0 := h.clock.Now()
+			firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+			post(firing)
+			h.runUntil(t0.Add(10 * time.Second))
+			v, opened := overflowIncident(h)
+			if !opened || v.Status != "triggered" {
+				t.Fatalf("overflow incident opened %v (%s), want it open: Alertmanager down", opened, v.Status)
+			}
+			post(firing) // its check runs after the resolve, below
+			post(amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}))
+			h.runUntil(t0.Add(30 * time.Second))
+			am.set(0, false)
+			h.runUntil(t0.Add(10 * time.Minute))
+			if v = h.incident(v.ID); v.Status != "resolved" {
+				t.Fatalf("Alertmanager back, listing no alert of the group firing: overflow incident %s (%d repeats, timeline %s), want resolved",
+					v.Status, v.Repeats, timelineTypes(v))
+			}
+		})
+	}
+}

@@ -365,10 +365,25 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 		return nil, nil
 	}
 	// watch: the group's resolved notification came after the firing
-	// one, and the incident opened (or repeated) here needs a check of
-	// its own to be resolved.
+	// one, and the incident opened here needs a check of its own to be
+	// resolved.
 	watch := false
 	if unsure {
+		// Open already, it stays open, not repeated: a repeat ends the
+		// checks that resolve it (a withheld resolve's, OverflowOver's),
+		// taken as a firing notification since them, and this check
+		// may run after the group's last notification stored them (it
+		// runs after its firing one's answer, which the sender may
+		// follow with the group's resolve at once): the incident paged
+		// for good (the fingerprint soak, seed 900697799). Those checks
+		// ask Alertmanager, which tells what fires now.
+		if inc, ferr := c.o.Store.FindByDedup(ctx, d.Service, d.DedupKey); ferr == nil && inc.Open() {
+			c.o.Logger.Info("alerts left out by max_alerts: Alertmanager could not be asked which fire, or is not trusted; the group's overflow incident is open "+
+				"already and stays open", "incident", inc.ID, "service", d.Service, "alertmanager", shown, "err", err)
+			return nil, nil
+		} else if ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
+			return nil, ferr
+		}
 		after, ended, rerr := c.endedSince(ctx, cfg, &d, c.o.Now())
 		if rerr != nil {
 			return nil, rerr
@@ -391,15 +406,15 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 	if err != nil {
 		return nil, err
 	}
+	if !created {
+		return nil, nil // opened meanwhile: a repeat pages nobody
+	}
 	if watch {
 		// Nothing else ends it: the group's notifications that would
 		// are in.
 		if _, err := c.Withheld(ctx, svc, id, d.Group); err != nil {
 			return nil, err
 		}
-	}
-	if !created {
-		return nil, nil // open already: a repeat pages nobody
 	}
 	if unsure && !watch {
 		// The group's resolved notification may have come between the

@@ -87,6 +87,18 @@ type Incident struct {
 	// and LastSeen is the latest; a repeat pages nobody.
 	Repeats  int       `json:"repeats"`
 	LastSeen time.Time `json:"last_seen"`
+	// LastReceived is when the latest firing of the incident's alert
+	// that said so was received, on the clock every replica shares
+	// (incident.Alert.Received, to the millisecond): set by Trigger when
+	// it opens the incident and raised (never lowered) by each repeat
+	// that says it, in the same atomic step; zero when none did (an
+	// incident stored before pagerd kept it, or opened by a replica off
+	// that clock). A resolve its sender sent, received before it (by the
+	// clock's skew), is older than a firing after it, whose write landed
+	// first: it resolves nothing (incident's resolve_superseded). Like
+	// Repeats and LastSeen, it is Trigger's: Update and Finish write what
+	// the store holds, not what the caller read.
+	LastReceived time.Time `json:"last_received,omitzero"`
 	// Version increases with every write; Update succeeds only if it still
 	// matches what was read.
 	Version int64 `json:"version"`
@@ -417,7 +429,9 @@ const (
 	// Created: no open incident had the dedup key; this one was stored.
 	Created Outcome = iota + 1
 	// Repeated: an open incident had the dedup key; its repeat count, last
-	// seen time and details were updated and nothing else.
+	// seen time and details were updated, and its LastReceived raised to
+	// the alert's (the new incident's LastReceived) when that is later,
+	// and nothing else.
 	Repeated
 	// Superseded: no open incident had the dedup key, and the latest
 	// with it was resolved after the alert's Incident.ReceivedBy: nothing
@@ -607,7 +621,8 @@ type Broadcaster interface {
 type Store interface {
 	// Trigger stores inc unless an open incident of the same service has
 	// the same dedup key, in which case it records a repeat on that one
-	// instead (repeat count, last seen and details; nothing else). It
+	// instead (repeat count, last seen and details, and LastReceived
+	// raised to inc's when that is later; nothing else). It
 	// returns the stored incident's id. One round trip on Redis. An
 	// alert received before the resolve of the latest incident with the
 	// key (Incident.ReceivedBy) opens nothing: Superseded.
@@ -632,7 +647,8 @@ type Store interface {
 	// other replica works it meanwhile. On success inc.Version is
 	// incremented. ErrConflict if the incident changed since it was read,
 	// or, with inc.CheckRepeats, if it was repeated since.
-	// Repeats, LastSeen and Details are not written: Trigger owns them.
+	// Repeats, LastSeen, LastReceived and Details are not written:
+	// Trigger owns them.
 	// The caller never writes into inc's details afterwards, as for
 	// Trigger (the embedded store keeps them with the head of the document
 	// written, for the next write to compare with).

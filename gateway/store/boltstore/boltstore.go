@@ -443,7 +443,7 @@ func dedupKey(service, key string) []byte {
 // slice not shared with the caller, and empty details as nil.
 func stored(in *store.Incident) store.Incident {
 	c := *in
-	c.CreatedAt, c.UpdatedAt, c.LastSeen = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.LastSeen.UTC()
+	c.CreatedAt, c.UpdatedAt, c.LastSeen, c.LastReceived = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.LastSeen.UTC(), c.LastReceived.UTC()
 	st := &c.State
 	st.TriggeredAt, st.LevelStartedAt, st.LevelEscalatedAt = st.TriggeredAt.UTC(), st.LevelStartedAt.UTC(), st.LevelEscalatedAt.UTC()
 	st.AcknowledgedAt, st.ResolvedAt, st.LastStatusAt = st.AcknowledgedAt.UTC(), st.ResolvedAt.UTC(), st.LastStatusAt.UTC()
@@ -583,7 +583,9 @@ type head struct {
 	Details   json.RawMessage `json:"details,omitempty"`
 	Repeats   int             `json:"repeats"`
 	LastSeen  time.Time       `json:"last_seen"`
-	Version   int64           `json:"version"`
+	// LastReceived is store.Incident's, zero when the document has none.
+	LastReceived time.Time `json:"last_received"`
+	Version      int64     `json:"version"`
 }
 
 func (s *Store) readHead(tx *bbolt.Tx, id string) (*head, error) {
@@ -1007,9 +1009,7 @@ func (s *Store) prepareTrigger(ctx context.Context, inc *store.Incident) (*write
 	if rep != nil {
 		var old store.Incident
 		if j, err := blob.Unpack(rep.was); err == nil && docjson.DecodeIncident(j, &old) == nil && old.Open() {
-			old.Repeats++
-			old.LastSeen = inc.LastSeen.UTC()
-			old.Details = details(inc.Details)
+			repeated(&old, inc)
 			if rep.doc, err = encodeIncident(&old); err != nil {
 				return nil, nil, err
 			}
@@ -1018,6 +1018,18 @@ func (s *Store) prepareTrigger(ctx context.Context, inc *store.Incident) (*write
 	}
 	w, err := newTrigger(inc)
 	return w, nil, err
+}
+
+// repeated counts on old, an open incident, the repeat inc's Trigger
+// makes of it: its repeat count, last seen time and details, and its
+// latest firing's receipt raised to inc's when that is later.
+func repeated(old, inc *store.Incident) {
+	old.Repeats++
+	old.LastSeen = inc.LastSeen.UTC()
+	old.Details = details(inc.Details)
+	if inc.LastReceived.After(old.LastReceived) {
+		old.LastReceived = inc.LastReceived.UTC()
+	}
 }
 
 // triggerTx is Trigger's transaction, w and rep what prepareTrigger made
@@ -1037,9 +1049,7 @@ func triggerTx(tx *bbolt.Tx, inc *store.Incident, w *write, rep *repeat, entries
 		case err != nil:
 			return "", 0, err
 		case old.Open():
-			old.Repeats++
-			old.LastSeen = inc.LastSeen.UTC()
-			old.Details = details(inc.Details)
+			repeated(old, inc)
 			return old.ID, store.Repeated, putIncident(tx, old)
 		case !inc.ReceivedBy.IsZero() && store.ResolvedMS(old) > inc.ReceivedBy.UnixMilli():
 			// Resolved after the alert was received: superseded.
@@ -1169,8 +1179,9 @@ func (s *Store) updateTx(tx *bbolt.Tx, inc *store.Incident, w *write, entries []
 		return nil, nil, nil, store.ErrConflict
 	}
 	rec, doc, h := w.rec, w.doc, w.head
-	if old.Repeats != rec.Repeats || !old.LastSeen.Equal(rec.LastSeen) || !bytes.Equal(old.Details, rec.Details) {
-		rec.Repeats, rec.LastSeen, rec.Details = old.Repeats, old.LastSeen.UTC(), old.Details
+	if old.Repeats != rec.Repeats || !old.LastSeen.Equal(rec.LastSeen) || !old.LastReceived.Equal(rec.LastReceived) ||
+		!bytes.Equal(old.Details, rec.Details) {
+		rec.Repeats, rec.LastSeen, rec.LastReceived, rec.Details = old.Repeats, old.LastSeen.UTC(), old.LastReceived.UTC(), old.Details
 		var asIs bool
 		if doc, asIs, err = encodeDoc(&rec); err != nil {
 			return nil, nil, nil, err

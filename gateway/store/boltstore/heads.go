@@ -29,7 +29,7 @@ type headDoc struct {
 // stored made it (times at UTC, details as encodeDoc wrote them as is).
 func headOf(rec *store.Incident) *head {
 	return &head{ID: rec.ID, CreatedAt: rec.CreatedAt, Details: rec.Details, Repeats: rec.Repeats,
-		LastSeen: rec.LastSeen, Version: rec.Version}
+		LastSeen: rec.LastSeen, LastReceived: rec.LastReceived, Version: rec.Version}
 }
 
 // keepHead keeps w, the document written for the incident id and its

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/internal/created"
@@ -33,20 +34,25 @@ func (c *createdRec) is(rec string) bool {
 // no repeats), its stored document and details, and the canonical copy.
 // It is nil when decoding would not give the incident back as it is: a
 // time not at UTC's offset or outside years 0-9999, a string that is not
-// UTF-8 (its document's JSON then holds \ufffd: lossy), or a status the
-// header cannot hold; that incident is then decoded.
-func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, seen string) *createdRec {
+// UTF-8 (its document's JSON then holds \ufffd: lossy), a status the
+// header cannot hold, or a LastReceived it does not keep as it is (finer
+// than a millisecond, or before 1970); that incident is then decoded.
+func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, seen string, received any) *createdRec {
 	if st := string(inc.State.Status); st == "" || strings.ContainsAny(st, " \n") {
 		return nil // a header parseRecord would not take: decoding fails, as it must
 	}
 	if lossy {
 		return nil
 	}
+	if r := inc.LastReceived; !r.IsZero() && (r.Nanosecond()%int(time.Millisecond) != 0 || r.UnixMilli() <= 0) {
+		return nil // the header keeps it to the millisecond, after 1970 only
+	}
 	cp, ok := created.CanonicalCopy(inc)
 	if !ok {
 		return nil
 	}
-	// "v1 1 <status> <next> 0 <seen> <len(doc)> <len(det)>", built on the
+	// "v1 1 <status> <next> 0 <seen>[@<received>] <len(doc)> <len(det)>",
+	// received being triggerScript's ARGV[14] (receivedArg), built on the
 	// stack and copied once: joined with +, the lengths' strings were an
 	// allocation each beside the header's.
 	var b [128]byte
@@ -58,7 +64,11 @@ func createdRecord(inc *store.Incident, lossy bool, doc, det []byte, seen string
 		h = append(h, '-')
 	}
 	h = append(h, " 0 "...)
-	h = append(append(h, seen...), ' ')
+	h = append(h, seen...)
+	if ms, ok := received.(int64); ok {
+		h = strconv.AppendInt(append(h, '@'), ms, 10)
+	}
+	h = append(h, ' ')
 	h = append(strconv.AppendInt(h, int64(len(doc)), 10), ' ')
 	h = strconv.AppendInt(h, int64(len(det)), 10)
 	return &createdRec{header: string(h), doc: doc, det: det, inc: cp}

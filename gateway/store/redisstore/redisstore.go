@@ -36,6 +36,12 @@
 //	v1 <ver> <status> <next ms or -> <repeats> <last seen> <doc len> <details len>\n
 //	<doc><details><timeline>
 //
+// <last seen> is an RFC 3339 time, followed by "@" and the latest
+// firing's receipt in ms (store.Incident.LastReceived) when one said it:
+// the trigger script raises it on a repeat without another field (a
+// pagerd before it reads a header of eight fields only; it reads such a
+// last seen time as zero, and its repeat writes it without the receipt,
+// which then reads as not known, as before).
 // doc and details are packed JSON (blob.go); the timeline is one JSON entry
 // per line. The scripts read and rewrite the header and splice the body.
 // One string rather than a hash of fields (or a hash and a timeline list)
@@ -381,7 +387,12 @@ if cur then
     local r = parse(v)
     if r.st ~= 'resolved' then
       r.rep = tonumber(r.rep) + 1
+      -- The latest firing's receipt (ARGV[14], ms, '' when not known)
+      -- rides on the last seen time, after an '@': raised, never lowered.
+      local rcv = string.match(r.seen, '@(%d+)$')
+      if ARGV[14] ~= '' and (not rcv or tonumber(ARGV[14]) > tonumber(rcv)) then rcv = ARGV[14] end
       r.seen = ARGV[6]
+      if rcv then r.seen = r.seen .. '@' .. rcv end
       r.det = ARGV[5]
       local nv = build(r)
       redis.call('SET', k, nv)
@@ -399,7 +410,9 @@ if cur then
 end
 local nx = ARGV[8]
 if nx == '' then nx = '-' end
-redis.call('SET', KEYS[2], build({ver = 1, st = ARGV[4], nx = nx, rep = 0, seen = ARGV[6],
+local seen = ARGV[6]
+if ARGV[14] ~= '' then seen = seen .. '@' .. ARGV[14] end
+redis.call('SET', KEYS[2], build({ver = 1, st = ARGV[4], nx = nx, rep = 0, seen = seen,
   doc = ARGV[3], det = ARGV[5], tl = ARGV[9]}))
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[7], ARGV[2])
@@ -443,10 +456,11 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	}
 	seen := inc.LastSeen.UTC().Format(time.RFC3339Nano)
 	score, pending := store.TriggerScore(inc)
+	received := receivedArg(inc)
 	// Kept before the script runs, so that a claim that comes at once
 	// finds it.
 	kept := false
-	if c := createdRecord(inc, lossy, doc, details, seen); c != nil {
+	if c := createdRecord(inc, lossy, doc, details, seen, received); c != nil {
 		s.created.Keep(inc.ID, c)
 		kept = true
 	}
@@ -458,7 +472,7 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 	}
 	res, err := s.batch.run(ctx, triggerScript, keys, s.key(shard, "inc:"), inc.ID, doc, string(inc.State.Status), details,
 		seen, ms(inc.CreatedAt), msArg(store.DueAt(inc)), tl, msArg(score, pending), resolvedArg(inc), readArg,
-		msArg(inc.ReceivedBy, !inc.ReceivedBy.IsZero())).StringSlice()
+		msArg(inc.ReceivedBy, !inc.ReceivedBy.IsZero()), received).StringSlice()
 	if kept && (err != nil || len(res) < 2 || res[0] != "created") {
 		s.created.Drop(inc.ID)
 	}
@@ -484,6 +498,16 @@ func (s *Store) trigger(ctx context.Context, inc *store.Incident, timeline []sto
 		s.heads.wrote(shard, ms(score))
 	}
 	return res[1], store.Created, nil, nil
+}
+
+// receivedArg is triggerScript's ARGV[14]: the incident's LastReceived in
+// ms, "" when not known. Only a time after 1970 is kept: the header holds
+// digits, no sign.
+func receivedArg(inc *store.Incident) any {
+	if ms := inc.LastReceived.UnixMilli(); !inc.LastReceived.IsZero() && ms > 0 {
+		return ms
+	}
+	return ""
 }
 
 // pagingArg is writeLua's ARGV[9]: "1" when the incident has a step
@@ -596,7 +620,13 @@ func decodeParsed(h header) (*store.Incident, error) {
 	}
 	inc.State.ID, inc.State.Service = inc.ID, inc.Service
 	inc.Version, inc.Repeats = h.ver, int(h.repeats)
-	inc.LastSeen, _ = time.Parse(time.RFC3339Nano, h.lastSeen)
+	seen, received, ok := strings.Cut(h.lastSeen, "@")
+	inc.LastSeen, _ = time.Parse(time.RFC3339Nano, seen)
+	if ok {
+		if ms, err := strconv.ParseInt(received, 10, 64); err == nil && ms > 0 {
+			inc.LastReceived = time.UnixMilli(ms).UTC()
+		}
+	}
 	if h.det != "" && h.det != "null" {
 		details, err := blob.Unpack(h.det)
 		if err != nil {

@@ -41,6 +41,7 @@ func Run(t *testing.T, f Factory) {
 		{"RepeatReadIsTheIncidentAsGetReadsIt", testRepeatRead},
 		{"TriggerAfterResolveCreatesAfresh", testTriggerAfterResolve},
 		{"TriggerReceivedBeforeTheResolveIsSuperseded", testTriggerSuperseded},
+		{"LatestFiringsReceiptIsKeptAndRaised", testLastReceived},
 		{"DedupKeysArePerService", testDedupPerService},
 		{"UpdateIsOptimistic", testUpdateCAS},
 		{"ReacknowledgedKeepsBothAcknowledgements", testReacknowledged},
@@ -313,6 +314,76 @@ func testTriggerSuperseded(t *testing.T, f Factory) {
 		got.State.Status, got.State.ResolvedAt, got.State.Pending = policy.StatusResolved, again.CreatedAt, nil
 		update(t, s, got)
 	}
+}
+
+// testLastReceived: the receipt of an incident's latest firing
+// (LastReceived) is stored with the incident that opens it, raised by each
+// repeat that says a later one, never lowered by one that says an earlier
+// one or none, and kept by a write made from a read before the repeat (a
+// sender's resolve reads it there: a firing received after the resolve,
+// whose write landed first, keeps the incident open). Its first claim,
+// Get, FindByDedup and a repeat's read all give it; a restart keeps it.
+// An incident opened without one reads zero until a repeat says it.
+func testLastReceived(t *testing.T, f Factory) {
+	s := f.New(t)
+	want := func(id string, at time.Time, what string) {
+		t.Helper()
+		if got := get(t, s, id); !got.LastReceived.Equal(at) {
+			t.Fatalf("%s: LastReceived %v, want %v", what, got.LastReceived, at)
+		}
+		if got, err := s.FindByDedup(ctx(t), "api", "g1"); err != nil || !got.LastReceived.Equal(at) {
+			t.Fatalf("%s: FindByDedup's LastReceived %v (%v), want %v", what, got, err, at)
+		}
+	}
+	repeat := func(at, received time.Time) {
+		t.Helper()
+		again := incident("api", "g1", at, 0)
+		again.LastReceived = received
+		id, out, cur, err := store.TriggerRead(ctx(t), s, again, nil)
+		if err != nil || out != store.Repeated {
+			t.Fatalf("repeat: %q %v %v", id, out, err)
+		}
+		if cur != nil && !cur.LastReceived.Equal(get(t, s, id).LastReceived) {
+			t.Fatalf("the repeat read back LastReceived %v, Get %v", cur.LastReceived, get(t, s, id).LastReceived)
+		}
+	}
+	first := incident("api", "g1", base, 0)
+	first.LastReceived = base.Add(-time.Second)
+	id := trigger(t, s, first)
+	if cs := claimAll(t, s, base); len(cs) != 1 || cs[0].Record == nil || !cs[0].Record.LastReceived.Equal(first.LastReceived) {
+		t.Fatalf("the first claim: %+v, want its record with LastReceived %v", cs, first.LastReceived)
+	}
+	want(id, first.LastReceived, "opened")
+	repeat(base.Add(time.Minute), base.Add(59*time.Second))
+	want(id, base.Add(59*time.Second), "a later firing")
+	repeat(base.Add(2*time.Minute), base.Add(30*time.Second))
+	want(id, base.Add(59*time.Second), "an earlier firing written later")
+	repeat(base.Add(3*time.Minute), time.Time{})
+	want(id, base.Add(59*time.Second), "a firing whose receipt is not known")
+	if got := get(t, s, id); got.Repeats != 3 || !got.LastSeen.Equal(base.Add(3*time.Minute)) {
+		t.Fatalf("repeats %d, last seen %v: the receipt's keeping changed them", got.Repeats, got.LastSeen)
+	}
+
+	// Written from a read before a repeat: the repeat's receipt stays.
+	read := get(t, s, id)
+	repeat(base.Add(4*time.Minute), base.Add(4*time.Minute))
+	read.State.Status, read.State.AcknowledgedBy = policy.StatusAcknowledged, "ann"
+	read.LastReceived = base // what the caller holds is not written
+	update(t, s, read)
+	want(id, base.Add(4*time.Minute), "written from a read before the repeat")
+	if f.Reopen != nil {
+		s = f.Reopen(t, s)
+		want(id, base.Add(4*time.Minute), "after a restart")
+	}
+
+	// Resolved, then opened again by a firing that does not say.
+	got := get(t, s, id)
+	got.State.Status, got.State.ResolvedAt, got.State.Pending = policy.StatusResolved, base.Add(5*time.Minute), nil
+	update(t, s, got)
+	id2 := trigger(t, s, incident("api", "g1", base.Add(6*time.Minute), 0))
+	want(id2, time.Time{}, "opened by a firing whose receipt is not known")
+	repeat(base.Add(7*time.Minute), base.Add(7*time.Minute))
+	want(id2, base.Add(7*time.Minute), "its first repeat that says it")
 }
 
 func testDedupPerService(t *testing.T, f Factory) {

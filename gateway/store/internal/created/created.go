@@ -128,6 +128,9 @@ func CanonicalCopy(inc *store.Incident) (_ *store.Incident, ok bool) {
 	at(&c.CreatedAt)
 	at(&c.UpdatedAt)
 	at(&c.LastSeen)
+	if !c.LastReceived.IsZero() {
+		at(&c.LastReceived)
+	}
 	if len(inc.Details) == 0 {
 		c.Details = nil
 	}

@@ -25,16 +25,17 @@ func AppendIncidentAsIs(b []byte, inc *store.Incident) (_ []byte, asIs bool, err
 }
 
 // AppendRecord appends the Redis store's document of inc: inc as
-// json.Marshal writes it without its details, repeats, last seen and
-// version (the record keeps those apart), with st as its state.
+// json.Marshal writes it without its details, repeats, last seen, last
+// received and version (the record keeps those apart), with st as its
+// state.
 func AppendRecord(b []byte, inc *store.Incident, st *policy.Incident) ([]byte, error) {
 	b, _, err := appendDoc(b, inc, st, false)
 	return b, err
 }
 
 // appendDoc appends inc as json.Marshal writes it, with st as its state;
-// without full, without its details, repeats, last seen and version.
-// asIs is AppendIncidentAsIs's.
+// without full, without its details, repeats, last seen, last received and
+// version. asIs is AppendIncidentAsIs's.
 func appendDoc(b []byte, inc *store.Incident, st *policy.Incident, full bool) (_ []byte, asIs bool, err error) {
 	asIs = true
 	b = append(b, `{"id":`...)
@@ -72,6 +73,12 @@ func appendDoc(b []byte, inc *store.Incident, st *policy.Incident, full bool) (_
 		b = append(b, `,"last_seen":`...)
 		if b, err = appendJSONTime(b, inc.LastSeen); err != nil {
 			return nil, false, err
+		}
+		if !inc.LastReceived.IsZero() {
+			b = append(b, `,"last_received":`...)
+			if b, err = appendJSONTime(b, inc.LastReceived); err != nil {
+				return nil, false, err
+			}
 		}
 		b = append(b, `,"version":`...)
 		b = strconv.AppendInt(b, inc.Version, 10)

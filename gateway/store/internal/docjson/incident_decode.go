@@ -31,9 +31,9 @@ func DecodeIncident(data []byte, inc *store.Incident) error {
 }
 
 // DecodeRecord reads data, the Redis store's document of an incident
-// (AppendRecord's: an incident without its details, repeats, last seen
-// and version, which the record keeps apart, and which are skipped here
-// as unknown fields), into inc, zeroed, as json.Unmarshal reads it into
+// (AppendRecord's: an incident without its details, repeats, last seen,
+// last received and version, which the record keeps apart, and which
+// are skipped here as unknown fields), into inc, zeroed, as json.Unmarshal reads it into
 // redisstore's record (the same fields set, no other), and says whether
 // it did: on false the caller has json.Unmarshal read it, whose answer
 // (its errors name the caller's type) it then is. It reads what
@@ -50,7 +50,7 @@ func DecodeRecord(data []byte, inc *store.Incident) bool {
 // case is one json.Unmarshal reads into that field, and is left to it.
 var (
 	incidentKeys = []string{"id", "service", "dedup_key", "source", "summary", "created_at", "updated_at", "details",
-		"repeats", "last_seen", "version", "state", "outbox", "not_pagerduty", "not_paged", "silenced_at"}
+		"repeats", "last_seen", "last_received", "version", "state", "outbox", "not_pagerduty", "not_paged", "silenced_at"}
 	stateKeys = []string{"id", "service", "priority", "urgency", "rule", "page_immediately", "status", "epoch",
 		"triggered_at", "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "last_status_at",
 		"status_updates", "level", "round", "level_started_at", "seq", "pending", "level_escalated_at", "maintenance",
@@ -108,7 +108,7 @@ func decodeDoc(data []byte, inc *store.Incident, full bool) bool {
 		case "silenced_at":
 			d.once(&seen, 11)
 			inc.SilencedAt = d.strs()
-		case "details", "repeats", "last_seen", "version":
+		case "details", "repeats", "last_seen", "last_received", "version":
 			if !full {
 				d.skip(0)
 				break
@@ -126,6 +126,9 @@ func decodeDoc(data []byte, inc *store.Incident, full bool) bool {
 			case "version":
 				d.once(&seen, 15)
 				inc.Version = d.int64()
+			case "last_received":
+				d.once(&seen, 16)
+				d.time(&inc.LastReceived)
 			}
 		default:
 			d.unknown(k, incidentKeys)

@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pagerd_alerts_received_total",
-			Help: "Alerts and events received, by source, service and outcome (created, repeated, updated, acknowledged, resolved, ignored).",
+			Help: "Alerts and events received, by source, service and outcome (created, repeated, superseded, updated, acknowledged, resolved, resolve_superseded, ignored).",
 		}, []string{"source", "service", "outcome"}),
 		timeToAck: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "pagerd_time_to_acknowledge_seconds", Help: "Time from trigger to first acknowledgement.",

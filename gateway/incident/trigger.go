@@ -63,6 +63,11 @@ type Alert struct {
 	// latest incident with its dedup key, whose write lands after that
 	// resolve, opens nothing (superseded).
 	Received time.Time
+	// opensAnyway is set on an alert the store turned down as
+	// superseded that superseded found must open its incident after all:
+	// Received is kept as the new incident's LastReceived, not asked of
+	// the store again.
+	opensAnyway bool
 }
 
 // raisedBy names the alert that decided the priority, and says how many
@@ -133,7 +138,11 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 	inc := &store.Incident{ID: id, Service: a.Service.Name, DedupKey: a.DedupKey, Source: a.Source, Summary: a.Summary,
 		CreatedAt: now, UpdatedAt: now, LastSeen: now, Details: a.Details, State: st, NotPushedToPagerDuty: true, NotPaged: true}
 	if !a.Received.IsZero() {
-		inc.ReceivedBy = a.Received.Add(ReceivedSkew(cfg))
+		if !a.opensAnyway {
+			inc.ReceivedBy = a.Received.Add(ReceivedSkew(cfg))
+		}
+		// To the millisecond, as the stores keep it.
+		inc.LastReceived = a.Received.UTC().Truncate(time.Millisecond)
 	}
 	if ChatConfigured(cfg, a.Service.Name) {
 		// Posting the incident to its service's channel is owed from the
@@ -293,7 +302,7 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 	// did not keep it), the firing may be that new one.
 	if resolve == nil || resolve.Actor != a.Source || !resolve.Received.After(a.Received.Add(ReceivedSkew(cfg))) ||
 		resolve.At.After(now.Add(ReceivedSkew(cfg))) || newer {
-		a.Received = time.Time{}
+		a.opensAnyway = true
 		return s.trigger(ctx, cfg, a)
 	}
 	received := a.Received.UTC().Truncate(time.Millisecond)
@@ -465,7 +474,7 @@ func (s *Service) endIfGroupEndedOnce(ctx context.Context, inc *store.Incident, 
 	}
 	acked := lastAcknowledged(&inc.State)
 	// Received zero: pagerd's judgement, not the sender's resolve.
-	kept, err = s.resolveUnless(ctx, inc, a.Actor, time.Time{}, func(cur *store.Incident) bool {
+	kept, _, err = s.resolveUnless(ctx, inc, a.Actor, time.Time{}, func(cur *store.Incident) bool {
 		// An acknowledgement since the timeline was read: whether it
 		// holds the firing (after its taking, in the timeline's
 		// order) is read again (endIfGroupEnded).
@@ -972,7 +981,8 @@ func newAtOnce(rt policy.Route, st policy.Incident, pol *policy.EscalationPolicy
 // returns its id ("" when there was none). A resolve for an alert pagerd
 // never opened, or already resolved, is done: there is nothing to store.
 // received is when the sender's resolve was received (policy.Event.Received;
-// zero when not known).
+// zero when not known): received before a firing of the incident's alert
+// written before it, it resolves nothing (unlessSuperseded; id "").
 func (s *Service) ResolveByDedup(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, received time.Time) (string, error) {
 	return s.ActByDedup(ctx, svc, dedupKey, source, policy.Event{Kind: policy.EventResolve, Actor: actor, Received: received}, "resolved")
 }
@@ -990,7 +1000,7 @@ func (s *Service) ResolveByDedupUnless(ctx context.Context, svc *policy.Service,
 	if inc == nil {
 		return "", nil, err
 	}
-	kept, err = s.resolveUnless(ctx, inc, actor, received, keep)
+	kept, late, err := s.resolveUnless(ctx, inc, actor, received, keep)
 	if isResolved(err) {
 		err = nil
 	}
@@ -999,6 +1009,10 @@ func (s *Service) ResolveByDedupUnless(ctx context.Context, svc *policy.Service,
 	}
 	if kept != nil {
 		return kept.ID, kept, nil
+	}
+	if late != nil {
+		s.resolveSuperseded(ctx, late, resolveEvent(actor, received), source)
+		return "", nil, nil
 	}
 	s.m.alerts.WithLabelValues(source, svc.Name, "resolved").Inc()
 	return inc.ID, nil, nil
@@ -1010,8 +1024,10 @@ func (s *Service) ResolveByDedupUnless(ctx context.Context, svc *policy.Service,
 // that the incident was not repeated since it was read (a repeat changes
 // its details, not its version), and keep is asked again on a fresh read
 // when it was. received is when the sender's resolve was received
-// (policy.Event.Received), zero for one pagerd decided on.
-func (s *Service) resolveUnless(ctx context.Context, inc *store.Incident, actor string, received time.Time, keep func(*store.Incident) bool) (kept *store.Incident, err error) {
+// (policy.Event.Received), zero for one pagerd decided on. Received before
+// a firing of the incident's alert written before it (unlessSuperseded),
+// it writes nothing, and late is the incident as read.
+func (s *Service) resolveUnless(ctx context.Context, inc *store.Incident, actor string, received time.Time, keep func(*store.Incident) bool) (kept, late *store.Incident, err error) {
 	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
 		kept = nil
 		if inc.Open() && keep(inc) {
@@ -1021,13 +1037,22 @@ func (s *Service) resolveUnless(ctx context.Context, inc *store.Incident, actor 
 		inc.CheckRepeats = true
 		return nil, true, nil
 	}
-	_, _, err = s.applyGuarded(ctx, inc.ID, inc, policy.Event{Kind: policy.EventResolve, Actor: actor, Received: received}, nil, g)
-	return kept, err
+	ev := resolveEvent(actor, received)
+	_, _, err = s.applyGuarded(ctx, inc.ID, inc, ev, nil, s.unlessSuperseded(ev, g, &late))
+	return kept, late, err
+}
+
+// resolveEvent is the resolve of actor, received when its sender's
+// resolve was received (zero when not known).
+func resolveEvent(actor string, received time.Time) policy.Event {
+	return policy.Event{Kind: policy.EventResolve, Actor: actor, Received: received}
 }
 
 // ActByDedup applies ev to the open incident of the service with the dedup
-// key and returns its id, or "" when no open incident has the key. outcome
-// is what pagerd_alerts_received_total counts it as.
+// key and returns its id, or "" when no open incident has the key (or ev,
+// a resolve its sender sent, was received before a firing written before
+// it, and resolved nothing: unlessSuperseded). outcome is what
+// pagerd_alerts_received_total counts it as.
 func (s *Service) ActByDedup(ctx context.Context, svc *policy.Service, dedupKey, source string, ev policy.Event, outcome string) (string, error) {
 	inc, err := s.openIncident(ctx, svc, dedupKey, true, source)
 	if inc == nil {
@@ -1117,14 +1142,22 @@ func (s *Service) EditOpen(ctx context.Context, svc *policy.Service, ref string,
 	return inc.ID, nil
 }
 
-// actOn applies ev to inc, the open incident a dedup key found, just read.
+// actOn applies ev to inc, the open incident a dedup key found, just read,
+// and returns its id: "" when ev, a resolve its sender sent, was received
+// before a firing written before it, and resolved nothing
+// (unlessSuperseded).
 func (s *Service) actOn(ctx context.Context, svc *policy.Service, inc *store.Incident, source string, ev policy.Event, outcome string) (string, error) {
-	_, _, err := s.applyWith(ctx, inc.ID, inc, ev, nil)
+	var late *store.Incident
+	_, _, err := s.applyGuarded(ctx, inc.ID, inc, ev, nil, s.unlessSuperseded(ev, nil, &late))
 	if isResolved(err) {
 		err = nil
 	}
 	if err != nil {
 		return "", err
+	}
+	if late != nil {
+		s.resolveSuperseded(ctx, late, ev, source)
+		return "", nil
 	}
 	s.m.alerts.WithLabelValues(source, svc.Name, outcome).Inc()
 	return inc.ID, nil
@@ -1179,7 +1212,8 @@ func (s *Service) ResolveIfOpen(ctx context.Context, svc *policy.Service, dedupK
 // same read. With keep, it is ResolveByDedupUnless: an open incident keep
 // says must stay open is not written, and is returned as kept (with its
 // id). received is when the sender's resolve was received
-// (policy.Event.Received; zero when not known).
+// (policy.Event.Received; zero when not known): received before a firing
+// written before it, it resolves nothing (unlessSuperseded; id "").
 func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, received time.Time, keep func(*store.Incident) bool) (id string, had bool, kept *store.Incident, err error) {
 	inc, err := s.o.Store.FindByDedup(ctx, svc.Name, dedupKey)
 	if isNotFound(err) {
@@ -1192,10 +1226,10 @@ func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, d
 		return "", true, nil, nil
 	}
 	if keep == nil {
-		id, err = s.actOn(ctx, svc, inc, source, policy.Event{Kind: policy.EventResolve, Actor: actor, Received: received}, "resolved")
+		id, err = s.actOn(ctx, svc, inc, source, resolveEvent(actor, received), "resolved")
 		return id, true, nil, err
 	}
-	kept, err = s.resolveUnless(ctx, inc, actor, received, keep)
+	kept, late, err := s.resolveUnless(ctx, inc, actor, received, keep)
 	if isResolved(err) {
 		return "", true, nil, nil
 	}
@@ -1204,6 +1238,10 @@ func (s *Service) ResolveIfOpenOrHad(ctx context.Context, svc *policy.Service, d
 	}
 	if kept != nil {
 		return kept.ID, true, kept, nil
+	}
+	if late != nil {
+		s.resolveSuperseded(ctx, late, resolveEvent(actor, received), source)
+		return "", true, nil, nil
 	}
 	s.m.alerts.WithLabelValues(source, svc.Name, "resolved").Inc()
 	return inc.ID, true, nil, nil
@@ -1229,12 +1267,18 @@ func (s *Service) ResolveUnlessRepeated(ctx context.Context, svc *policy.Service
 // then, says so: a change since the caller asked (an acknowledgement that
 // silenced its alert) that the answer did not account for.
 func (s *Service) ResolveUnless(ctx context.Context, svc *policy.Service, id string, repeats int, actor string, why store.Entry, keep func(*store.Incident) bool) (bool, error) {
-	return s.resolveUnlessRepeated(ctx, svc, id, repeats, policy.Event{Kind: policy.EventResolve, Actor: actor, Received: why.At}, why, keep)
+	return s.resolveUnlessRepeated(ctx, svc, id, repeats, resolveEvent(actor, why.At), why, keep, false)
 }
 
 // resolveUnlessRepeated is ResolveUnless of ev, a resolve, which may say
-// when its sender's resolve was received (policy.Event.Received).
-func (s *Service) resolveUnlessRepeated(ctx context.Context, svc *policy.Service, id string, repeats int, ev policy.Event, why store.Entry, keep func(*store.Incident) bool) (bool, error) {
+// when its sender's resolve was received (policy.Event.Received). sender
+// says the sender sent it (a resolved notification's sweep): received
+// before a firing written before it, it resolves nothing
+// (unlessSuperseded). pagerd's own, on the word of Alertmanager's API
+// (ResolveUnless), is not: Alertmanager said no alert of it fires when
+// pagerd asked, whatever a firing received before the question says.
+func (s *Service) resolveUnlessRepeated(ctx context.Context, svc *policy.Service, id string, repeats int, ev policy.Event, why store.Entry,
+	keep func(*store.Incident) bool, sender bool) (bool, error) {
 	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
 		if inc.Service != svc.Name || !inc.Open() || inc.Repeats > repeats || keep != nil && keep(inc) {
 			return nil, false, nil
@@ -1244,8 +1288,16 @@ func (s *Service) resolveUnlessRepeated(ctx context.Context, svc *policy.Service
 		inc.CheckRepeats = true
 		return []store.Entry{why}, true, nil
 	}
+	var late *store.Incident
+	if sender {
+		g = s.unlessSuperseded(ev, g, &late)
+	}
 	_, acts, err := s.applyGuarded(ctx, id, nil, ev, nil, g)
 	if isResolved(err) {
+		return false, nil
+	}
+	if err == nil && late != nil {
+		s.resolveSuperseded(ctx, late, ev, ev.Actor)
 		return false, nil
 	}
 	if err != nil || len(acts) == 0 {
@@ -1259,8 +1311,10 @@ func (s *Service) resolveUnlessRepeated(ctx context.Context, svc *policy.Service
 // that match accepts, with the entry why makes for it just before the
 // resolve's in its timeline, unless it was repeated since it was listed
 // (a firing notification of its alert that landed meanwhile keeps it
-// open). It returns the ids it resolved. received is when the sender's
-// resolve was received (policy.Event.Received; zero when not known).
+// open), or received before a firing of it written before it
+// (unlessSuperseded). It returns the ids it resolved. received is when the
+// sender's resolve was received (policy.Event.Received; zero when not
+// known).
 func (s *Service) ResolveEachOpen(ctx context.Context, svc *policy.Service, match func(*store.Incident) bool, actor string, received time.Time, why func(*store.Incident) store.Entry) ([]string, error) {
 	var found []*store.Incident
 	err := store.EachOpen(ctx, s.o.Store, svc.Name, func(inc *store.Incident) error {
@@ -1274,7 +1328,7 @@ func (s *Service) ResolveEachOpen(ctx context.Context, svc *policy.Service, matc
 	}
 	var ids []string
 	for _, inc := range found {
-		resolved, err := s.resolveUnlessRepeated(ctx, svc, inc.ID, inc.Repeats, policy.Event{Kind: policy.EventResolve, Actor: actor, Received: received}, why(inc), nil)
+		resolved, err := s.resolveUnlessRepeated(ctx, svc, inc.ID, inc.Repeats, resolveEvent(actor, received), why(inc), nil, true)
 		if err != nil {
 			return ids, err
 		}

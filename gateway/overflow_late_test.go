@@ -191,3 +191,67 @@ func TestFingerprintFiringCheckLeavesAnOpenOverflowIncidentToTheResolvesCheck(t 
 		})
 	}
 }
+
+// TestFingerprintResolvesCheckOutlastsARepeatOfAFiringReceivedBefore: the
+// fingerprint soak, seed 900697799 (g148). The group's overflow incident
+// was open (Alertmanager listed api-3, left out, firing); the group's
+// last firing notification was answered and the sender sent the group's
+// last, resolved one at once. Its check (the overflow incident resolves
+// once Alertmanager lists no alert of the group without an incident of
+// its own; or, the resolve leaving alerts out, once none fires) was
+// stored, then the firing one's check ran: Alertmanager still listed
+// api-3 for a moment, and it repeated the incident. The resolve's check
+// took that for a firing notification since it and ended: the incident
+// paged for good. A repeat of a firing received no later than the resolve
+// no longer ends it; one received after it still does.
+func TestFingerprintResolvesCheckOutlastsARepeatOfAFiringReceivedBefore(t *testing.T) {
+	firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name      string
+				truncated int // of the resolved notification
+				firingAt  time.Duration
+				resolves  bool
+			}{
+				{"resolve left nothing out", 0, 0, true},
+				{"resolve left alerts out", 1, 0, true},
+				{"firing received after the resolve", 0, 5 * time.Second, false},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					am := &fakeAlertmanagerAPI{active: []string{"fp-api-3"}}
+					cfg, _ := amConfig(t, am, byURL)
+					h := newHarness(t, withStore(open(t)), withConfig(cfg))
+					post := batchPoster(t, h)
+					t0 := h.clock.Now()
+					post(firing)
+					h.runUntil(t0.Add(10 * time.Second))
+					v, opened := overflowIncident(h)
+					if !opened || v.Status != "triggered" {
+						t.Fatalf("overflow incident opened %v (%s), want it open: api-3 left out and firing", opened, v.Status)
+					}
+					h.clock.Set(t0.Add(10 * time.Second))
+					at := h.clock.Now()
+					if tc.firingAt == 0 {
+						post(firing) // its check runs after the resolve's is stored
+					}
+					post(amTruncated("resolved", tc.truncated, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}))
+					if tc.firingAt != 0 {
+						h.clock.Set(at.Add(tc.firingAt))
+						post(firing) // the group fires again
+					}
+					h.runUntil(at.Add(30 * time.Second))
+					am.mu.Lock()
+					am.active = nil
+					am.mu.Unlock()
+					h.runUntil(at.Add(10 * time.Minute))
+					v = h.incident(v.ID)
+					if got := v.Status == "resolved"; got != tc.resolves {
+						t.Fatalf("Alertmanager listing no alert of the group: overflow incident %s (%d repeats, timeline %s), want resolved %v",
+							v.Status, v.Repeats, timelineTypes(v), tc.resolves)
+					}
+				})
+			}
+		})
+	}
+}

@@ -399,7 +399,7 @@ func (s *Server) alertmanager(c echo.Context) (err error) {
 			resolved = append(resolved, id)
 		}
 		if kept != nil && why == "" {
-			if _, err := s.o.Withheld.OverflowOver(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, kept, msg.AlertKeyPrefix()); err != nil {
+			if _, err := s.o.Withheld.OverflowOver(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, kept, msg.AlertKeyPrefix(), msg.Received); err != nil {
 				return partly(err)
 			}
 			noted = true
@@ -771,7 +771,7 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 			return groupTaken{noted: noted}
 		}
 		noted = true
-		asking, err := s.o.Withheld.Withheld(ctx, svc, id, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels})
+		asking, err := s.o.Withheld.Withheld(ctx, svc, id, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, msg.Received)
 		if err != nil {
 			return groupTaken{noted: noted, err: err}
 		}

@@ -185,16 +185,47 @@ type jobData struct {
 	// since Alertmanager leaves the others out of its notifications and
 	// judges a group resolved without them.
 	Stale bool `json:"stale,omitempty"`
+	// Received is when pagerd received the resolved notification whose
+	// resolve was withheld (on the clock the replicas share; zero when
+	// not known): a repeat since by a firing received no later than it
+	// is no firing since (repeatedBefore).
+	Received time.Time `json:"received,omitzero"`
 }
 
 // wanted reports whether the incident, as just read, still needs the
 // check: a withheld resolve's until the incident is resolved or its group
-// fires again, an acknowledgement's while it stays acknowledged.
-func (d *jobData) wanted(inc *store.Incident) bool {
+// fires again, an acknowledgement's while it stays acknowledged. Repeats
+// by firings received no later than the withheld resolve (repeatedBefore)
+// are taken as the check's own (d.Repeats is raised to them).
+func (d *jobData) wanted(inc *store.Incident, skew time.Duration) bool {
 	if d.Acknowledged {
 		return inc.State.Status == policy.StatusAcknowledged
 	}
-	return inc.Open() && inc.Repeats <= d.Repeats
+	if !inc.Open() {
+		return false
+	}
+	if inc.Repeats > d.Repeats {
+		if !repeatedBefore(inc, d.Received, skew) {
+			return false
+		}
+		d.Repeats = inc.Repeats
+	}
+	return true
+}
+
+// repeatedBefore reports whether every firing inc took was received no
+// later than received, a resolve's receipt (by the shared clock's skew):
+// both known, its latest firing's receipt (store.Incident.LastReceived)
+// is not after it. The checks a resolve leaves end at a repeat, taken as
+// the group firing since: Alertmanager tells pagerd again when it
+// changes. But a repeat whose write landed after the resolve's, of a
+// firing received before it (the check of the alerts a firing
+// notification left out, run after its answer, which the sender followed
+// with the group's resolve at once), is no firing since, and ended, the
+// check left the incident paging for good (the fingerprint soak, seeds
+// 900697799 and 478973041).
+func repeatedBefore(inc *store.Incident, received time.Time, skew time.Duration) bool {
+	return !received.IsZero() && !inc.LastReceived.IsZero() && !inc.LastReceived.After(received.Add(skew))
 }
 
 // what names the check in logs.
@@ -210,9 +241,10 @@ func (d *jobData) what() string {
 
 // Withheld stores the check of incident id, whose resolve was just
 // withheld, due now; it replaces one stored for an earlier withheld
-// resolve. It does nothing for a service that names no Alertmanager, and
-// says whether it stored one.
-func (c *Checker) Withheld(ctx context.Context, svc *policy.Service, id string, g Group) (bool, error) {
+// resolve. received is when pagerd received the resolve (zero when not
+// known, or pagerd's own). It does nothing for a service that names no
+// Alertmanager, and says whether it stored one.
+func (c *Checker) Withheld(ctx context.Context, svc *policy.Service, id string, g Group, received time.Time) (bool, error) {
 	if c == nil || svc.AlertmanagerAPI() == "" {
 		return false, nil
 	}
@@ -220,7 +252,7 @@ func (c *Checker) Withheld(ctx context.Context, svc *policy.Service, id string, 
 	if err != nil {
 		return false, err
 	}
-	if err := c.putNow(ctx, JobKind, id, jobData{Service: svc.Name, Incident: id, Group: g, Repeats: inc.Repeats}); err != nil {
+	if err := c.putNow(ctx, JobKind, id, jobData{Service: svc.Name, Incident: id, Group: g, Repeats: inc.Repeats, Received: received}); err != nil {
 		return false, fmt.Errorf("store the check of the withheld resolve: %w", err)
 	}
 	return true, nil
@@ -256,7 +288,9 @@ func (c *Checker) Run(ctx context.Context, j *store.Job) (*store.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !d.wanted(inc) {
+	if !d.wanted(inc, incident.ReceivedSkew(c.o.Config())) {
+		c.o.Logger.Info(d.what()+": no longer checked, the incident is resolved or acknowledged, or a firing notification of the group repeated it since",
+			"incident", d.Incident, "service", d.Service, "repeats", inc.Repeats, "at_check", d.Repeats)
 		return nil, nil // resolved, re-opened, or the group fired again since
 	}
 	// A withheld resolve is refused after a repeat since it was withheld;

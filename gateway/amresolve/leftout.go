@@ -126,7 +126,7 @@ func (c *Checker) RunLeftOut(ctx context.Context, j *store.Job) (*store.Job, err
 		return nil, nil
 	}
 	c.o.Logger.Warn("alerts left out of a resolved notification fire: incident opened", "incident", id, "service", d.Service, "active", n, "alertmanager", shown)
-	if _, err := c.Withheld(ctx, svc, id, d.Group); err != nil {
+	if _, err := c.Withheld(ctx, svc, id, d.Group, time.Time{}); err != nil {
 		return nil, err
 	}
 	return nil, nil

@@ -45,11 +45,12 @@ type Overflow struct {
 	// alerts the notification named: those have incidents of their own
 	// from it, which may not be stored yet when the check runs.
 	InView []string `json:"in_view,omitempty"`
-	// Received is when pagerd received the firing notification (on the
-	// clock the replicas share; zero when not known), and Fired its
-	// alerts' times (ingest.Message.KeyTimes): the check of a firing
-	// notification tells by them whether the group's resolved
-	// notification received after it (GroupResolved) ended what it said.
+	// Received is when pagerd received the notification the check is of
+	// (on the clock the replicas share; zero when not known): a firing
+	// one, or for OverflowOver's check the one that left nothing out.
+	// Fired are a firing one's alerts' times (ingest.Message.KeyTimes):
+	// its check tells by them whether the group's resolved notification
+	// received after it (GroupResolved) ended what it said.
 	Received time.Time                    `json:"received,omitzero"`
 	Fired    map[string]ingest.AlertTimes `json:"fired,omitempty"`
 }
@@ -168,12 +169,14 @@ func (c *Checker) endedSince(ctx context.Context, cfg *policy.Config, d *overflo
 // the message's ingest.Message.AlertKeyPrefix. It replaces the check
 // stored for an earlier such notification of the group, does nothing for
 // a service that names no Alertmanager (the caller then resolves the
-// incident at once), and says whether it stored one.
-func (c *Checker) OverflowOver(ctx context.Context, svc *policy.Service, g Group, inc *store.Incident, keyPrefix string) (bool, error) {
+// incident at once), and says whether it stored one. received is when
+// pagerd received the notification (zero when not known).
+func (c *Checker) OverflowOver(ctx context.Context, svc *policy.Service, g Group, inc *store.Incident, keyPrefix string, received time.Time) (bool, error) {
 	if c == nil || svc.AlertmanagerAPI() == "" {
 		return false, nil
 	}
-	d := overflowJob{Service: svc.Name, Group: g, Overflow: Overflow{DedupKey: inc.DedupKey, KeyPrefix: keyPrefix}, Resolve: inc.ID, Repeats: inc.Repeats}
+	d := overflowJob{Service: svc.Name, Group: g, Overflow: Overflow{DedupKey: inc.DedupKey, KeyPrefix: keyPrefix, Received: received},
+		Resolve: inc.ID, Repeats: inc.Repeats}
 	if err := c.putNow(ctx, JobKindOverflow, groupJobKey(svc.Name, inc.DedupKey)+"/resolve", d); err != nil {
 		return false, fmt.Errorf("store the check of the overflow incident's resolve: %w", err)
 	}
@@ -401,8 +404,10 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 				"alert the firing one named): pagerd asks Alertmanager whether an alert of the group still fires and resolves this incident when none does"
 		}
 	}
-	id, created, err := c.openLeftOut(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Summary: d.Summary, Details: d.Details, Truncated: d.Truncated},
-		d.Route, now, detail)
+	// Received: the firing notification's, which its repeats are judged
+	// by (repeatedBefore), and a resolve by.
+	id, created, err := c.openLeftOut(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Summary: d.Summary, Details: d.Details, Truncated: d.Truncated,
+		Received: d.Received}, d.Route, now, detail)
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +417,7 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 	if watch {
 		// Nothing else ends it: the group's notifications that would
 		// are in.
-		if _, err := c.Withheld(ctx, svc, id, d.Group); err != nil {
+		if _, err := c.Withheld(ctx, svc, id, d.Group, time.Time{}); err != nil {
 			return nil, err
 		}
 	}
@@ -491,7 +496,7 @@ func (c *Checker) runLeftOutResolved(ctx context.Context, j *store.Job, d *overf
 		if mine, err := c.openedByResolvedCheck(ctx, inc, d.Since); err != nil {
 			return nil, err
 		} else if mine {
-			if _, err := c.Withheld(ctx, svc, inc.ID, d.Group); err != nil {
+			if _, err := c.Withheld(ctx, svc, inc.ID, d.Group, time.Time{}); err != nil {
 				return nil, err
 			}
 			return nil, nil
@@ -510,7 +515,7 @@ func (c *Checker) runLeftOutResolved(ctx context.Context, j *store.Job, d *overf
 	}
 	c.o.Logger.Warn("alerts left out of a resolved notification fire with no incident of their own: the group's overflow incident opened", "incident", id,
 		"service", d.Service, "uncovered", len(uncovered), "alertmanager", shown)
-	if _, err := c.Withheld(ctx, svc, id, d.Group); err != nil {
+	if _, err := c.Withheld(ctx, svc, id, d.Group, time.Time{}); err != nil {
 		return nil, err
 	}
 	return nil, nil
@@ -577,6 +582,9 @@ func (c *Checker) runOverflowOver(ctx context.Context, j *store.Job, d *overflow
 	}
 	if !inc.Open() {
 		return nil, nil
+	}
+	if inc.Repeats > d.Repeats && repeatedBefore(inc, d.Received, incident.ReceivedSkew(c.o.Config())) {
+		d.Repeats = inc.Repeats // of firings received before the notification: still this check's
 	}
 	if inc.Repeats > d.Repeats {
 		// A firing notification judged it since (its own check, or

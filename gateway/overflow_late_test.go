@@ -1,11 +1,15 @@
 package gateway
 
 import (
+	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/amresolve"
 	"github.com/pagerd/pagerd/gateway/incident"
+	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -254,4 +258,78 @@ func TestFingerprintResolvesCheckOutlastsARepeatOfAFiringReceivedBefore(t *testi
 			}
 		})
 	}
+}
+
+// TestFingerprintStalledFiringCheckKeepsTheNewerFiringsCheck: a replica
+// stalled with a firing notification of the group (api-3 left out,
+// max_alerts 2) while the group resolved and fired again (api-1 started
+// anew, api-3 left out again); the newer firing stored its check of the
+// alerts left out, and the stalled write, landing before that check ran,
+// replaced it with its own. That older check reads the group's resolve,
+// received after it, as ending each alert it named, and opened nothing:
+// with Alertmanager down, api-3 left out of the newer firing paged nobody
+// (before the mark was read, any check opened the overflow incident). The
+// check of a firing notification received later is kept.
+func TestFingerprintStalledFiringCheckKeepsTheNewerFiringsCheck(t *testing.T) {
+	firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	again := strings.Replace(firing, `"startsAt":"2025-09-10T05:59:00Z"`, `"startsAt":"2025-09-10T06:05:00Z"`, 1)
+	resolved := amTruncated("resolved", 0, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"})
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{down: true}
+			cfg, _ := amConfig(t, am, byURL)
+			st := &stallingCheckStore{Store: open(t), entered: make(chan struct{}), release: make(chan struct{})}
+			h := newHarness(t, withStore(st), withConfig(cfg))
+			post := batchPoster(t, h)
+			t0 := h.clock.Now()
+			answered := make(chan response, 1)
+			go func() { answered <- h.do("POST", "/api/v1/alertmanager", firing, "Authorization", "Bearer "+batchKey) }()
+			<-st.entered // the first firing's check, its write stalled
+			h.clock.Set(t0.Add(5 * time.Second))
+			post(resolved)
+			h.clock.Set(t0.Add(10 * time.Second))
+			post(again) // its check stored, not run yet
+			close(st.release)
+			if r := <-answered; r.code != 200 {
+				t.Fatalf("stalled firing: %d %.300s", r.code, r.body)
+			}
+			h.runUntil(t0.Add(10 * time.Minute))
+			v, opened := overflowIncident(h)
+			if !opened || v.Status != "triggered" {
+				t.Fatalf("overflow incident opened %v (%s, timeline %s), want it open: Alertmanager down, the group fired again after its resolve "+
+					"and left api-3 out", opened, v.Status, timelineTypes(v))
+			}
+		})
+	}
+}
+
+// stallingCheckStore holds the first write of the check of the alerts a
+// firing notification left out (an am_overflow job keyed by its group
+// alone), however it is written, until release is closed.
+type stallingCheckStore struct {
+	store.Store
+	stalled          atomic.Bool
+	entered, release chan struct{}
+}
+
+func (s *stallingCheckStore) stall(j store.Job) {
+	if j.Kind == amresolve.JobKindOverflow && !strings.Contains(j.Key, "/") && s.stalled.CompareAndSwap(false, true) {
+		close(s.entered)
+		<-s.release
+	}
+}
+
+func (s *stallingCheckStore) PutJob(ctx context.Context, j store.Job) error {
+	s.stall(j)
+	return s.Store.PutJob(ctx, j)
+}
+
+func (s *stallingCheckStore) AddJob(ctx context.Context, j store.Job) (bool, error) {
+	s.stall(j)
+	return s.Store.AddJob(ctx, j)
+}
+
+func (s *stallingCheckStore) ReplaceJob(ctx context.Context, j store.Job) (bool, error) {
+	s.stall(j)
+	return s.Store.ReplaceJob(ctx, j)
 }

@@ -221,12 +221,60 @@ func withoutIncident(fps []string, own map[string]bool) []string {
 // replacing the one stored for an earlier notification of the group. It
 // does nothing for a service that names no Alertmanager (the caller then
 // opens the overflow incident at once), and says whether it stored one.
+//
+// A check still to run of a firing notification received after this one
+// (Overflow.Received) is kept: a replica stalled with this one, while the
+// group resolved and fired again, wrote it late. Its check reads the
+// group's resolve, received after it, as ending what it named and opens
+// nothing, while the newer notification's alerts left out fire
+// (GroupResolved): in its place, they paged nobody.
 func (c *Checker) LeftOutFiring(ctx context.Context, svc *policy.Service, g Group, o Overflow) (bool, error) {
 	if c == nil || svc.AlertmanagerAPI() == "" {
 		return false, nil
 	}
-	if err := c.putNow(ctx, JobKindOverflow, groupJobKey(svc.Name, o.DedupKey), overflowJob{Service: svc.Name, Group: g, Overflow: o}); err != nil {
-		return false, fmt.Errorf("store the check of the alerts a firing notification left out: %w", err)
+	key := groupJobKey(svc.Name, o.DedupKey)
+	b, err := json.Marshal(overflowJob{Service: svc.Name, Group: g, Overflow: o})
+	if err != nil {
+		return false, err
+	}
+	j := store.Job{Kind: JobKindOverflow, Key: key, Due: c.o.Now(), Data: b}
+	stored := false
+	// Read, then written only if unchanged since (AddJob, ReplaceJob): a
+	// newer check stored in between is not replaced. One being worked
+	// (claimed) is replaced as before, after a few tries: its run goes
+	// on, and this check runs after it.
+	for range 3 {
+		cur, err := c.o.Store.GetJob(ctx, JobKindOverflow, key)
+		if errors.Is(err, store.ErrNotFound) {
+			if stored, err = c.o.Store.AddJob(ctx, j); err != nil {
+				return false, fmt.Errorf("store the check of the alerts a firing notification left out: %w", err)
+			}
+		} else if err != nil {
+			return false, fmt.Errorf("read the check of the alerts a firing notification left out: %w", err)
+		} else {
+			var d overflowJob
+			if json.Unmarshal(cur.Data, &d) == nil && !o.Received.IsZero() && d.Received.After(o.Received) {
+				c.o.Logger.Info("alerts left out by max_alerts: the check of a firing notification received later is kept",
+					"service", svc.Name, "received", o.Received, "kept_received", d.Received)
+				return true, nil
+			}
+			j.Version = cur.Version
+			if stored, err = c.o.Store.ReplaceJob(ctx, j); err != nil {
+				return false, fmt.Errorf("store the check of the alerts a firing notification left out: %w", err)
+			}
+		}
+		if stored {
+			break
+		}
+	}
+	if !stored {
+		j.Version = 0
+		if err := c.o.Store.PutJob(ctx, j); err != nil {
+			return false, fmt.Errorf("store the check of the alerts a firing notification left out: %w", err)
+		}
+	}
+	if c.o.Wake != nil {
+		c.o.Wake()
 	}
 	return true, nil
 }

@@ -468,6 +468,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	jobs[amresolve.JobKindGroup] = withheld.RunGroup
 	jobs[amresolve.JobKindLeftOut] = withheld.RunLeftOut
 	jobs[amresolve.JobKindOverflow] = withheld.RunOverflow
+	jobs[amresolve.JobKindGroupResolved] = withheld.RunGroupResolved
 	jobs[amresolve.JobKindConfig] = withheld.RunConfig
 	// An acknowledgement that silences its incident's alerts starts the
 	// same check: the silences mute the resolved notification too.

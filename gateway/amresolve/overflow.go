@@ -28,6 +28,13 @@ import (
 // apart), which resolves the open overflow incident on the same answer.
 const JobKindOverflow = "am_overflow"
 
+// JobKindGroupResolved is the kind of the marks a group's resolved
+// notification leaves for the checks of its firing ones (GroupResolved).
+// Kept endedKeep, they do nothing when due but go. A kind of their own:
+// a replica of a version before them drops them (a kind nothing
+// handles), rather than take one for a firing notification's check.
+const JobKindGroupResolved = "am_group_resolved"
+
 // Overflow is the group's overflow incident as the notification would
 // have opened it: a JobKindOverflow job opens it so.
 type Overflow struct {
@@ -93,8 +100,8 @@ type overflowJob struct {
 	// the overflow incident only on Alertmanager's answer, and asks
 	// again until LeftOutFor after it.
 	Since time.Time `json:"since,omitzero"`
-	// Ended makes the job the mark GroupResolved stores, which does
-	// nothing when due but go.
+	// Ended makes the job the mark GroupResolved stores
+	// (JobKindGroupResolved).
 	Ended *groupEnded `json:"ended_by,omitempty"`
 }
 
@@ -121,11 +128,15 @@ func (c *Checker) GroupResolved(ctx context.Context, svc *policy.Service, g Grou
 	if err != nil {
 		return false, err
 	}
-	if err := c.o.Store.PutJob(ctx, store.Job{Kind: JobKindOverflow, Key: groupJobKey(svc.Name, overflowKey) + "/ended", Due: c.o.Now().Add(endedKeep), Data: b}); err != nil {
+	if err := c.o.Store.PutJob(ctx, store.Job{Kind: JobKindGroupResolved, Key: groupJobKey(svc.Name, overflowKey), Due: c.o.Now().Add(endedKeep), Data: b}); err != nil {
 		return false, fmt.Errorf("store the mark of the group's resolved notification: %w", err)
 	}
 	return true, nil
 }
+
+// RunGroupResolved is the handler of JobKindGroupResolved jobs (a
+// dispatch.JobHandler): due once kept long enough, the mark goes.
+func (c *Checker) RunGroupResolved(context.Context, *store.Job) (*store.Job, error) { return nil, nil }
 
 // endedSince reads the mark of the group's resolved notification
 // (GroupResolved) for the check d of a firing one, and reports whether
@@ -138,7 +149,7 @@ func (c *Checker) endedSince(ctx context.Context, cfg *policy.Config, d *overflo
 	if d.Received.IsZero() {
 		return false, false, nil
 	}
-	j, err := c.o.Store.GetJob(ctx, JobKindOverflow, groupJobKey(d.Service, d.DedupKey)+"/ended")
+	j, err := c.o.Store.GetJob(ctx, JobKindGroupResolved, groupJobKey(d.Service, d.DedupKey))
 	if errors.Is(err, store.ErrNotFound) {
 		return false, false, nil
 	}
@@ -325,7 +336,7 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 		return nil, nil
 	}
 	if d.Ended != nil {
-		return nil, nil // a mark, kept long enough
+		return nil, nil // a mark stored before it had a kind of its own
 	}
 	cfg := c.o.Config()
 	svc := cfg.Service(d.Service)

@@ -532,10 +532,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.cfg.OnLoad(cons.ConfigLoaded) // a user removed and added back gets no old session back
 	// With Options.Now (a test's clock) every replica has the one clock:
 	// the server stamps on it (ServerOptions.Received nil).
-	var received func() time.Time
+	var received, readAt func() time.Time
 	if shared {
 		d.arrivals = newArrivals(d.received, d.log)
-		received = d.arrivals.stamp
+		received, readAt = d.arrivals.stamp, d.received
 	}
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, InUse: &d.cfg.inUse, Incidents: d.incidents, Overrides: d.overrides, Console: cons,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
@@ -557,7 +557,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 			NotStored: pushoverNotStored},
 		Heartbeats: d.heartbeats, Maintenance: d.windows, Withheld: withheld,
 		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
-		Received: received, TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
+		Received: received, ReadAt: readAt, TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
 		MaxInflight: maxInflight(cfg, st), MaxQueue: cfg.Server.Admission.MaxQueue, QueueTimeout: time.Duration(cfg.Server.Admission.QueueTimeout),
 		DispatchBehind: d.disp.Behind, BrakeBehind: time.Duration(cfg.Server.Admission.BrakeBehind),
 		NewerConfig: func(ctx context.Context) (string, bool) {

@@ -252,6 +252,7 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 // policy.MaxNoteBytes).
 func (s *Server) opsgenieAct(c echo.Context) error {
 	received := s.o.Received()
+	read := s.o.ReadAt() // the latest its close may have arrived
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
 	svc, err := s.opsgenieService(o, cfg, opsgenieActBucket)
@@ -291,6 +292,7 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 		return err
 	}
 	ctx, cancel := storeBudget(c.Request())
+	ctx = incident.WithReadAt(ctx, read)
 	defer cancel()
 	if byDedup {
 		_, err = s.o.Incidents.ActByDedup(ctx, svc, ref, "opsgenie", ev, outcome)

@@ -220,6 +220,7 @@ func (e *endedOnce) get() *ingest.Ended {
 // integration key comes as a bearer token or as the last path segment.
 func (s *Server) alertmanager(c echo.Context) (err error) {
 	received := s.o.Received()
+	read := s.o.ReadAt() // the latest its resolves may have arrived
 	cfg := s.config()
 	r := c.Request()
 	key := c.Param("key")
@@ -281,6 +282,7 @@ func (s *Server) alertmanager(c echo.Context) (err error) {
 		}
 	}
 	ctx, cancel := storeBudget(r)
+	ctx = incident.WithReadAt(ctx, read)
 	defer cancel()
 	// The answer lists the incidents the firing groups opened (or repeated)
 	// and the ones the resolved groups resolved, so whoever sends a
@@ -946,6 +948,7 @@ func (s *Server) submit(ctx context.Context, cfg *policy.Config, a incident.Aler
 // pagerduty_configs, can point here unchanged.
 func (s *Server) enqueue(c echo.Context) error {
 	received := s.o.Received()
+	read := s.o.ReadAt() // the latest its resolves may have arrived
 	r := c.Request()
 	invalid := func(code int, errs ...string) error {
 		c.Set(ctxRejected, strings.Join(errs, "; "))
@@ -1003,6 +1006,7 @@ func (s *Server) enqueue(c echo.Context) error {
 			Message: "Requests for this service are arriving too quickly. Please retry later."})
 	}
 	ctx, cancel := storeBudget(r)
+	ctx = incident.WithReadAt(ctx, read)
 	defer cancel()
 	err = s.event(ctx, cfg, svc, ev, received)
 	if errors.Is(err, store.ErrUnavailable) {

@@ -217,3 +217,54 @@ func wantResolved(t *testing.T, h *harness, id string) {
 		t.Fatalf("incident %s: %s (%s), want resolved", id, inc.Status, timelineTypes(inc))
 	}
 }
+
+// TestResolveReadAfterAStopIsPlacedAtItsReading: the fingerprint soak,
+// seed 900697799 (8 alert incidents left open in 10 minutes). A replica
+// stopped, then read a resolve in the two seconds after: the intake
+// stamps such a request at the stop's start (it may have waited through
+// the stop in the socket), seconds before a repeat another replica had
+// received meanwhile. Taken as received before that firing, the resolve
+// resolved nothing, and the incident stayed open, paging, for good,
+// although the resolve came after the firing. It is placed at its reading
+// (incident.WithReadAt): a firing received after that is after it.
+func TestResolveReadAfterAStopIsPlacedAtItsReading(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name string
+				read time.Duration // 0: not known
+				open bool
+			}{
+				{"read after the firing", 8 * time.Second, false},
+				{"reading not known: its stamp", 0, true},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+					t0 := h.clock.Now()
+					trigger := func() {
+						if r := h.do("POST", "/v2/enqueue", pdEventBody("trigger", "k")); r.code != 202 {
+							t.Fatalf("trigger: %d %s", r.code, r.body)
+						}
+					}
+					trigger()
+					h.clock.Set(t0.Add(5 * time.Second))
+					trigger() // received at 5s: the incident's latest firing
+					h.clock.Set(t0.Add(8 * time.Second))
+					v := h.list("")[0]
+					svc := h.d.cfg.Load().Service(v.Service)
+					ctx := context.Background()
+					if tc.read != 0 {
+						ctx = incident.WithReadAt(ctx, t0.Add(tc.read))
+					}
+					// Stamped at 1s, the start of the stop it was read after.
+					if _, err := h.d.incidents.ResolveByDedup(ctx, svc, v.DedupKey, "pagerduty", "pagerduty", t0.Add(time.Second)); err != nil {
+						t.Fatal(err)
+					}
+					if got := h.incident(v.ID).Status == "triggered"; got != tc.open {
+						t.Fatalf("incident %s after the resolve, want open %v", h.incident(v.ID).Status, tc.open)
+					}
+				})
+			}
+		})
+	}
+}

@@ -85,6 +85,11 @@ type ServerOptions struct {
 	// replica is not on it (it has not read Redis's clock yet: its host's
 	// may be minutes off another replica's). Nil: Now, always on it.
 	Received func() time.Time
+	// ReadAt is the time on that clock as a request is read, allowing
+	// for nothing (incident.WithReadAt): Received may place a request
+	// read during or just after a stop of this process at the stop's
+	// start. Nil: Received.
+	ReadAt func() time.Time
 	// TrustedProxies are the addresses whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed (server.trusted_proxies, read at
 	// start); nobody's when empty.
@@ -169,6 +174,9 @@ func NewServer(o ServerOptions) *Server {
 	}
 	if o.Received == nil {
 		o.Received = o.Now
+	}
+	if o.ReadAt == nil {
+		o.ReadAt = o.Received
 	}
 	if o.Registry == nil {
 		r := prometheus.NewRegistry()

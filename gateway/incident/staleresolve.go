@@ -30,9 +30,24 @@ const ResolveSuperseded = "resolve_superseded"
 // came since its read (store.Incident.CheckRepeats): one landing between
 // them is judged on a fresh read. Any other event (a person's resolve,
 // pagerd's own, one whose receipt is not known) is g's alone.
-func (s *Service) unlessSuperseded(ev policy.Event, g guard, late **store.Incident) guard {
+//
+// The resolve is placed at the latest it may have arrived: when the
+// intake read it (WithReadAt), not its stamp, which for a request read
+// during or just after a stop of this process is the stop's start (it
+// may have waited through it in the socket; incident.Alert.Received). So
+// stamped, a resolve that came after the stop, read in the two seconds
+// after it, was taken as older than a repeat received meanwhile on
+// another replica, and left its incident open for good (the fingerprint
+// soak, seed 900697799: 8 alert incidents in 10 minutes). A resolve that
+// did wait through a stop while the alert fired again elsewhere resolves
+// it, as before.
+func (s *Service) unlessSuperseded(ctx context.Context, ev policy.Event, g guard, late **store.Incident) guard {
 	if ev.Kind != policy.EventResolve || ev.Received.IsZero() {
 		return g
+	}
+	received := ev.Received
+	if at := readAt(ctx); at.After(received) {
+		received = at
 	}
 	return func(inc *store.Incident) ([]store.Entry, bool, error) {
 		*late = nil
@@ -46,13 +61,29 @@ func (s *Service) unlessSuperseded(ev policy.Event, g guard, late **store.Incide
 		if !inc.Open() || ev.Actor != inc.Source {
 			return before, true, nil
 		}
-		if inc.LastReceived.After(ev.Received.Add(ReceivedSkew(s.o.Config()))) {
+		if inc.LastReceived.After(received.Add(ReceivedSkew(s.o.Config()))) {
 			*late = inc
 			return nil, false, nil
 		}
 		inc.CheckRepeats = true
 		return before, true, nil
 	}
+}
+
+// readAtKey keys the time the intake read the request a context is of.
+type readAtKey struct{}
+
+// WithReadAt is ctx saying when the intake read the request it is of, on
+// the clock the replicas share (zero when not on it): the latest its
+// resolves may have arrived (unlessSuperseded).
+func WithReadAt(ctx context.Context, at time.Time) context.Context {
+	return context.WithValue(ctx, readAtKey{}, at)
+}
+
+// readAt is WithReadAt's time, zero when ctx has none.
+func readAt(ctx context.Context) time.Time {
+	at, _ := ctx.Value(readAtKey{}).(time.Time)
+	return at
 }
 
 // resolveSuperseded says of late, the incident a resolve its sender sent

@@ -1038,7 +1038,7 @@ func (s *Service) resolveUnless(ctx context.Context, inc *store.Incident, actor 
 		return nil, true, nil
 	}
 	ev := resolveEvent(actor, received)
-	_, _, err = s.applyGuarded(ctx, inc.ID, inc, ev, nil, s.unlessSuperseded(ev, g, &late))
+	_, _, err = s.applyGuarded(ctx, inc.ID, inc, ev, nil, s.unlessSuperseded(ctx, ev, g, &late))
 	return kept, late, err
 }
 
@@ -1148,7 +1148,7 @@ func (s *Service) EditOpen(ctx context.Context, svc *policy.Service, ref string,
 // (unlessSuperseded).
 func (s *Service) actOn(ctx context.Context, svc *policy.Service, inc *store.Incident, source string, ev policy.Event, outcome string) (string, error) {
 	var late *store.Incident
-	_, _, err := s.applyGuarded(ctx, inc.ID, inc, ev, nil, s.unlessSuperseded(ev, nil, &late))
+	_, _, err := s.applyGuarded(ctx, inc.ID, inc, ev, nil, s.unlessSuperseded(ctx, ev, nil, &late))
 	if isResolved(err) {
 		err = nil
 	}
@@ -1290,7 +1290,7 @@ func (s *Service) resolveUnlessRepeated(ctx context.Context, svc *policy.Service
 	}
 	var late *store.Incident
 	if sender {
-		g = s.unlessSuperseded(ev, g, &late)
+		g = s.unlessSuperseded(ctx, ev, g, &late)
 	}
 	_, acts, err := s.applyGuarded(ctx, id, nil, ev, nil, g)
 	if isResolved(err) {

@@ -95,12 +95,7 @@ func TestFingerprintStaleFiringCheckKeepsTheOverflowResolveChecked(t *testing.T)
 			h := newHarness(t, withStore(open(t)), withConfig(cfg))
 			post := batchPoster(t, h)
 			t0 := h.clock.Now()
-			post(firing)
-			h.runUntil(t0.Add(10 * time.Second))
-			v, opened := overflowIncident(h)
-			if !opened || v.Status != "triggered" {
-				t.Fatalf("overflow incident opened %v (%s), want it open: Alertmanager down", opened, v.Status)
-			}
+			v := overflowOpened(t, h, post, firing)
 			post(firing) // its check stalls with a replica
 			h.clock.Set(t0.Add(20 * time.Second))
 			post(amTruncated("resolved", 0, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}))
@@ -177,12 +172,7 @@ func TestFingerprintFiringCheckLeavesAnOpenOverflowIncidentToTheResolvesCheck(t 
 			post := batchPoster(t, h)
 			t0 := h.clock.Now()
 			firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
-			post(firing)
-			h.runUntil(t0.Add(10 * time.Second))
-			v, opened := overflowIncident(h)
-			if !opened || v.Status != "triggered" {
-				t.Fatalf("overflow incident opened %v (%s), want it open: Alertmanager down", opened, v.Status)
-			}
+			v := overflowOpened(t, h, post, firing)
 			post(firing) // its check runs after the resolve, below
 			post(amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}))
 			h.runUntil(t0.Add(30 * time.Second))
@@ -228,12 +218,7 @@ func TestFingerprintResolvesCheckOutlastsARepeatOfAFiringReceivedBefore(t *testi
 					h := newHarness(t, withStore(open(t)), withConfig(cfg))
 					post := batchPoster(t, h)
 					t0 := h.clock.Now()
-					post(firing)
-					h.runUntil(t0.Add(10 * time.Second))
-					v, opened := overflowIncident(h)
-					if !opened || v.Status != "triggered" {
-						t.Fatalf("overflow incident opened %v (%s), want it open: api-3 left out and firing", opened, v.Status)
-					}
+					v := overflowOpened(t, h, post, firing)
 					h.clock.Set(t0.Add(10 * time.Second))
 					at := h.clock.Now()
 					if tc.firingAt == 0 {
@@ -332,4 +317,17 @@ func (s *stallingCheckStore) AddJob(ctx context.Context, j store.Job) (bool, err
 func (s *stallingCheckStore) ReplaceJob(ctx context.Context, j store.Job) (bool, error) {
 	s.stall(j)
 	return s.Store.ReplaceJob(ctx, j)
+}
+
+// overflowOpened posts firing (a notification that left api-3 out) to h
+// and runs its check, failing unless the group's overflow incident opens.
+func overflowOpened(t *testing.T, h *harness, post func(string), firing string) incidentView {
+	t.Helper()
+	post(firing)
+	h.runUntil(h.clock.Now().Add(10 * time.Second))
+	v, opened := overflowIncident(h)
+	if !opened || v.Status != "triggered" {
+		t.Fatalf("overflow incident opened %v (%s), want it open: api-3 left out, Alertmanager down or listing it", opened, v.Status)
+	}
+	return v
 }

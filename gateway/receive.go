@@ -307,12 +307,11 @@ func (s *Server) alertmanager(c echo.Context) (err error) {
 		// resolved after them: one stalled past it opened the overflow
 		// incident for alerts that had ended, and nothing resolved it.
 		cut := msg.TruncatedAlerts > 0 || len(msg.Alerts)+msg.Unread > ingest.MaxAlertsPerMessage
-		marked, err := s.o.Withheld.GroupResolved(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, msg.OverflowDedupKey(),
-			msg.Received, msg.KeyTimes(), cut)
+		marked, err := s.o.Withheld.GroupResolved(ctx, svc, msg.OverflowDedupKey(), msg.Received, msg.KeyTimes(), cut)
 		if err != nil {
 			return partly(err)
 		}
-		noted = marked
+		noted = noted || marked
 	}
 	if byFingerprint && msg.TruncatedAlerts > 0 {
 		// The alerts Alertmanager left out are reported neither firing

@@ -100,9 +100,6 @@ type overflowJob struct {
 	// the overflow incident only on Alertmanager's answer, and asks
 	// again until LeftOutFor after it.
 	Since time.Time `json:"since,omitzero"`
-	// Ended makes the job the mark GroupResolved stores
-	// (JobKindGroupResolved).
-	Ended *groupEnded `json:"ended_by,omitempty"`
 }
 
 // GroupResolved marks, for the checks of the group's firing
@@ -119,12 +116,12 @@ type overflowJob struct {
 // resolved notification of the group, and does nothing for a service
 // that names no Alertmanager (no check is stored) or an unknown receipt.
 // It says whether it stored one.
-func (c *Checker) GroupResolved(ctx context.Context, svc *policy.Service, g Group, overflowKey string, received time.Time,
+func (c *Checker) GroupResolved(ctx context.Context, svc *policy.Service, overflowKey string, received time.Time,
 	ended map[string]ingest.AlertTimes, cut bool) (bool, error) {
 	if c == nil || svc.AlertmanagerAPI() == "" || received.IsZero() {
 		return false, nil
 	}
-	b, err := json.Marshal(overflowJob{Service: svc.Name, Group: g, Ended: &groupEnded{Received: received, Ended: ended, Cut: cut}})
+	b, err := json.Marshal(groupEnded{Received: received, Ended: ended, Cut: cut})
 	if err != nil {
 		return false, err
 	}
@@ -156,15 +153,15 @@ func (c *Checker) endedSince(ctx context.Context, cfg *policy.Config, d *overflo
 	if err != nil {
 		return false, false, err
 	}
-	var m overflowJob
-	if err := json.Unmarshal(j.Data, &m); err != nil || m.Ended == nil {
+	var m groupEnded
+	if err := json.Unmarshal(j.Data, &m); err != nil || m.Received.IsZero() {
 		return false, false, nil
 	}
 	skew := incident.ReceivedSkew(cfg)
-	if !m.Ended.Received.After(d.Received.Add(skew)) || m.Ended.Received.After(now.Add(skew)) {
+	if !m.Received.After(d.Received.Add(skew)) || m.Received.After(now.Add(skew)) {
 		return false, false, nil
 	}
-	return true, !m.Ended.Cut && ingest.EndsEach(m.Ended.Ended, d.Fired), nil
+	return true, !m.Cut && ingest.EndsEach(m.Ended, d.Fired), nil
 }
 
 // OverflowOver stores, due now, the check of the group's open overflow
@@ -334,9 +331,6 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 	if err := json.Unmarshal(j.Data, &d); err != nil {
 		c.o.Logger.Error("alerts left out by max_alerts: a check job that does not decode is dropped", "job", j.Key, "err", err)
 		return nil, nil
-	}
-	if d.Ended != nil {
-		return nil, nil // a mark stored before it had a kind of its own
 	}
 	cfg := c.o.Config()
 	svc := cfg.Service(d.Service)

@@ -497,13 +497,22 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 // page is worse than a second one).
 func (c *Checker) supersededSince(ctx context.Context, cfg *policy.Config, svc *policy.Service, d *overflowJob, id string) bool {
 	now := c.o.Now()
-	if _, ended, err := c.endedSince(ctx, cfg, d, now); err != nil || !ended {
+	_, ended, err := c.endedSince(ctx, cfg, d, now)
+	if err != nil {
+		c.o.Logger.Warn("alerts left out by max_alerts: the group's resolve could not be read again after the overflow incident opened; it stays open",
+			"incident", id, "service", d.Service, "err", err)
+	}
+	if err != nil || !ended {
 		return false
 	}
 	resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, id, 0, "alertmanager", store.Entry{At: now.UTC().Truncate(time.Millisecond),
 		Type: incident.FiringSuperseded, Actor: "pagerd", Detail: "opened for the alerts a firing notification of the group left out (max_alerts), " +
 			"while Alertmanager could not be asked which fire; the group's resolved notification, received after the firing one, ended each of its " +
 			"alerts with none left out: resolved"})
+	if err != nil {
+		c.o.Logger.Warn("alerts left out by max_alerts: the overflow incident, opened as the group resolved, could not be resolved; it stays open",
+			"incident", id, "service", d.Service, "err", err)
+	}
 	if err != nil || !resolved {
 		return false
 	}

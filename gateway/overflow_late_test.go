@@ -46,9 +46,7 @@ func TestFingerprintFiringCheckAfterTheGroupsResolve(t *testing.T) {
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					am := &fakeAlertmanagerAPI{down: true}
-					cfg, _ := amConfig(t, am, byURL)
-					h := newHarness(t, withStore(open(t)), withConfig(cfg))
-					post := batchPoster(t, h)
+					h, post := overflowHarness(t, open, am)
 					t0 := h.clock.Now()
 					// Received 5s apart, the check not run in between.
 					post(tc.first)
@@ -91,9 +89,7 @@ func TestFingerprintStaleFiringCheckKeepsTheOverflowResolveChecked(t *testing.T)
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			am := &fakeAlertmanagerAPI{down: true}
-			cfg, _ := amConfig(t, am, byURL)
-			h := newHarness(t, withStore(open(t)), withConfig(cfg))
-			post := batchPoster(t, h)
+			h, post := overflowHarness(t, open, am)
 			t0 := h.clock.Now()
 			v := overflowOpened(t, h, post, firing)
 			post(firing) // its check stalls with a replica
@@ -167,9 +163,7 @@ func TestFingerprintFiringCheckLeavesAnOpenOverflowIncidentToTheResolvesCheck(t 
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			am := &fakeAlertmanagerAPI{down: true}
-			cfg, _ := amConfig(t, am, byURL)
-			h := newHarness(t, withStore(open(t)), withConfig(cfg))
-			post := batchPoster(t, h)
+			h, post := overflowHarness(t, open, am)
 			t0 := h.clock.Now()
 			firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
 			v := overflowOpened(t, h, post, firing)
@@ -214,9 +208,7 @@ func TestFingerprintResolvesCheckOutlastsARepeatOfAFiringReceivedBefore(t *testi
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					am := &fakeAlertmanagerAPI{active: []string{"fp-api-3"}}
-					cfg, _ := amConfig(t, am, byURL)
-					h := newHarness(t, withStore(open(t)), withConfig(cfg))
-					post := batchPoster(t, h)
+					h, post := overflowHarness(t, open, am)
 					t0 := h.clock.Now()
 					v := overflowOpened(t, h, post, firing)
 					h.clock.Set(t0.Add(10 * time.Second))
@@ -330,4 +322,14 @@ func overflowOpened(t *testing.T, h *harness, post func(string), firing string) 
 		t.Fatalf("overflow incident opened %v (%s), want it open: api-3 left out, Alertmanager down or listing it", opened, v.Status)
 	}
 	return v
+}
+
+// overflowHarness is a harness on a store of open whose batch service (in
+// fingerprint mode) names am as its Alertmanager, and what posts its
+// notifications.
+func overflowHarness(t *testing.T, open func(*testing.T) store.Store, am *fakeAlertmanagerAPI) (*harness, func(string)) {
+	t.Helper()
+	cfg, _ := amConfig(t, am, byURL)
+	h := newHarness(t, withStore(open(t)), withConfig(cfg))
+	return h, batchPoster(t, h)
 }

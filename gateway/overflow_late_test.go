@@ -191,7 +191,11 @@ func TestFingerprintFiringCheckLeavesAnOpenOverflowIncidentToTheResolvesCheck(t 
 // api-3 for a moment, and it repeated the incident. The resolve's check
 // took that for a firing notification since it and ended: the incident
 // paged for good. A repeat of a firing received no later than the resolve
-// no longer ends it; one received after it still does.
+// no longer ends it, nor does a repeat on Alertmanager's word (the check
+// of a firing received after it): the resolve's check asks Alertmanager
+// again, and resolves once it lists nothing. (A firing received after
+// the resolve that repeats an alert incident ends its checks:
+// TestWithheldResolveNotCheckedAfterTheGroupFiresAgain.)
 func TestFingerprintResolvesCheckOutlastsARepeatOfAFiringReceivedBefore(t *testing.T) {
 	firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
 	for name, open := range stores(t) {
@@ -204,7 +208,7 @@ func TestFingerprintResolvesCheckOutlastsARepeatOfAFiringReceivedBefore(t *testi
 			}{
 				{"resolve left nothing out", 0, 0, true},
 				{"resolve left alerts out", 1, 0, true},
-				{"firing received after the resolve", 0, 5 * time.Second, false},
+				{"firing received after the resolve", 0, 5 * time.Second, true},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					am := &fakeAlertmanagerAPI{active: []string{"fp-api-3"}}
@@ -232,6 +236,55 @@ func TestFingerprintResolvesCheckOutlastsARepeatOfAFiringReceivedBefore(t *testi
 							v.Status, v.Repeats, timelineTypes(v), tc.resolves)
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestFingerprintCheckAnsweredLateOpensWhatAlertmanagerLists: the check
+// of the alerts a firing notification left out asked Alertmanager, which
+// answered 20 s later; meanwhile another check resolved the group's
+// overflow incident on Alertmanager's word (nothing left out fired), and
+// an alert of the group (api-4) started. The answer lists api-4 active
+// with no incident of its own: the overflow incident opens anew and
+// pages. It opened nothing when its trigger carried the firing
+// notification's receipt, read as received before the resolve
+// (superseded): api-4 paged only at the group's next notification.
+func TestFingerprintCheckAnsweredLateOpensWhatAlertmanagerLists(t *testing.T) {
+	firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{active: []string{"fp-api-3"}}
+			h, post := overflowHarness(t, open, am)
+			t0 := h.clock.Now()
+			v := overflowOpened(t, h, post, firing)
+			h.clock.Set(t0.Add(20 * time.Second))
+			am.mu.Lock()
+			am.onAlerts = func() { // the firing's check asks: the answer comes late
+				h.clock.Set(t0.Add(40 * time.Second))
+				inc, err := h.store.Get(context.Background(), v.ID)
+				if err != nil {
+					t.Errorf("read overflow incident: %v", err)
+					return
+				}
+				why := store.Entry{At: h.clock.Now(), Type: amresolve.EntryConfirmed, Actor: "pagerd", Detail: "no alert of the group is active without an incident"}
+				if ok, err := h.d.incidents.ResolveUnlessRepeated(context.Background(), h.d.cfg.Load().Service("batch"), v.ID, inc.Repeats, "alertmanager", why); err != nil || !ok {
+					t.Errorf("resolve on Alertmanager's word: %v %v", ok, err)
+				}
+				am.active = []string{"fp-api-4"} // started since
+			}
+			am.mu.Unlock()
+			post(firing)
+			h.runUntil(t0.Add(time.Minute))
+			var opened []string
+			for _, l := range h.list("?service=batch") {
+				if strings.HasSuffix(l.DedupKey, "#overflow") && l.ID != v.ID && h.incident(l.ID).Status == "triggered" {
+					opened = append(opened, l.ID)
+				}
+			}
+			if len(opened) != 1 {
+				t.Fatalf("open overflow incidents after the first's resolve: %v, want one: Alertmanager lists api-4 active with no incident (first: %s)",
+					opened, timelineTypes(h.incident(v.ID)))
 			}
 		})
 	}

@@ -457,10 +457,19 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 				"alert the firing one named): pagerd asks Alertmanager whether an alert of the group still fires and resolves this incident when none does"
 		}
 	}
-	// Received: the firing notification's, which its repeats are judged
-	// by (repeatedBefore), and a resolve by.
+	// Received: opened on the firing notification's word alone, its
+	// receipt, which its repeats are judged by (repeatedBefore), and a
+	// resolve by. On Alertmanager's word, none: the alerts fire now,
+	// whatever resolve landed while it answered (with the firing's
+	// receipt, a resolve on Alertmanager's word meanwhile superseded it,
+	// and a left-out alert that started since paged at the group's next
+	// notification only).
+	var received time.Time
+	if unsure {
+		received = d.Received
+	}
 	id, created, err := c.openLeftOut(ctx, cfg, incident.Alert{Service: svc, DedupKey: d.DedupKey, Summary: d.Summary, Details: d.Details, Truncated: d.Truncated,
-		Received: d.Received}, d.Route, now, detail)
+		Received: received}, d.Route, now, detail)
 	if err != nil {
 		return nil, err
 	}

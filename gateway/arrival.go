@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -87,21 +89,71 @@ func (a *arrivals) ticked() {
 	a.seen.Store(&w)
 }
 
-// stamp is when a request being read now arrived, at the earliest: now,
-// or the start of a stop of the process it may have waited through.
-func (a *arrivals) stamp() time.Time {
+// stamp is when r, whose handling starts now, arrived (both zero while
+// not on the shared clock): when the kernel stamped its arrival
+// (arrivalAge), then, at the earliest and the latest; otherwise now at
+// the latest and, at the earliest, now or the start of a stop of the
+// process it may have waited through.
+func (a *arrivals) stamp(r *http.Request) (earliest, latest time.Time) {
 	now, mono := a.now(), a.mono()
 	if now.IsZero() {
-		return now
+		return now, now
+	}
+	if age, ok := arrivalAge(r); ok {
+		return now.Add(-age), now.Add(-age)
 	}
 	w := a.seen.Load()
 	switch {
 	case w == nil:
 	case mono.Sub(w.lastMono) > a.gap:
 		// Stopped, and read before the watch ticked again.
-		return w.last
+		return w.last, now
 	case !w.stopEnd.IsZero() && mono.Sub(w.stopEnd) < a.grace:
-		return w.stopFrom
+		return w.stopFrom, now
 	}
-	return now
+	return now, now
+}
+
+// arrivedAt is what a connection read with the kernel's receive stamps
+// (stampListener, Linux) knows of its data: the arrival of the latest
+// segment read, in Unix nanoseconds on the host's clock (zero: none yet).
+type arrivedAt struct{ arrived atomic.Int64 }
+
+func (a *arrivedAt) arrival() *arrivedAt { return a }
+
+type arrivalKey struct{}
+
+// withArrival is the server's ConnContext: a request's context carries its
+// connection's arrivedAt.
+func withArrival(ctx context.Context, c net.Conn) context.Context {
+	if s, ok := c.(interface{ arrival() *arrivedAt }); ok {
+		return context.WithValue(ctx, arrivalKey{}, s.arrival())
+	}
+	return ctx
+}
+
+// maxArrivalAge bounds the age a kernel stamp may give a request: older,
+// the host's clock was more likely stepped back since than the process
+// stopped that long, and the request is taken as read (arrivals).
+const maxArrivalAge = 10 * time.Minute
+
+// arrivalAge is how long ago r's headers reached this host, by the
+// kernel's stamp of their last segment, when its connection was read with
+// stamps (false otherwise): a request that waited in the socket while the
+// process was stopped arrived that long before it was read. Called as the
+// request's handling starts, before its body is read.
+func arrivalAge(r *http.Request) (time.Duration, bool) {
+	a, _ := r.Context().Value(arrivalKey{}).(*arrivedAt)
+	if a == nil {
+		return 0, false
+	}
+	ns := a.arrived.Load()
+	if ns == 0 {
+		return 0, false
+	}
+	age := time.Since(time.Unix(0, ns)) // the host's wall clock, as the stamp's
+	if age < 0 || age > maxArrivalAge {
+		return 0, false
+	}
+	return age, true
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,9 @@ import (
 // incident for alerts resolved meanwhile); otherwise at its reading. A
 // gap of a second or less between ticks is no stop, nor is the shared
 // clock moving by a reading while the host runs on (gaps are measured on
-// the host's monotonic clock). Not on the shared clock (zero), nothing is
-// stamped.
+// the host's monotonic clock). Its latest arrival is its reading. Not on
+// the shared clock (zero), nothing is stamped. (A request on a connection
+// the kernel did not stamp: TestArrivalOfARequestThatWaitedInTheSocket.)
 func TestArrivalsStampAStopsStart(t *testing.T) {
 	t0 := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
 	now, skew := t0, time.Duration(0)
@@ -29,10 +31,11 @@ func TestArrivalsStampAStopsStart(t *testing.T) {
 	}, slog.New(slog.NewTextHandler(&logged, nil)))
 	a.mono = func() time.Time { return now }
 	at := func(d time.Duration) { now = t0.Add(d) }
+	r := httptest.NewRequest("POST", "/api/v1/alertmanager", nil)
 	want := func(what string, d time.Duration) {
 		t.Helper()
-		if got := a.stamp(); !got.Equal(t0.Add(d)) {
-			t.Fatalf("%s: stamped %v, want %v", what, got.Sub(t0), d)
+		if got, read := a.stamp(r); !got.Equal(t0.Add(d)) || !read.Equal(now.Add(skew)) {
+			t.Fatalf("%s: stamped %v, latest %v; want %v, latest %v", what, got.Sub(t0), read.Sub(t0), d, now.Add(skew).Sub(t0))
 		}
 	}
 	want("before the first tick", 0)
@@ -75,7 +78,7 @@ func TestArrivalsStampAStopsStart(t *testing.T) {
 
 	now = time.Time{}
 	a.ticked()
-	if got := a.stamp(); !got.IsZero() {
-		t.Fatalf("not on the shared clock: stamped %v, want zero", got)
+	if got, read := a.stamp(r); !got.IsZero() || !read.IsZero() {
+		t.Fatalf("not on the shared clock: stamped %v, %v, want zero", got, read)
 	}
 }

@@ -199,8 +199,8 @@ func (d *Daemon) now() time.Time {
 	return d.o.Wall()
 }
 
-// received stamps an alert as the intake receives it
-// (ServerOptions.Received): the shared clock's time once this replica
+// received is the clock alerts are stamped on as the intake receives them
+// (arrivals, ServerOptions.Arrival): the shared clock's time once this replica
 // read Redis's clock (always on the embedded store), zero before.
 func (d *Daemon) received() time.Time {
 	if c := d.clock.Load(); c != nil && c.Shared() {
@@ -531,11 +531,11 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		ListPollInterval: o.ConsoleListPoll, ClientIP: ipExtractor(cfg.Server.TrustedProxies)}) // as the server's: sign-in limits count the client, not its proxy
 	d.cfg.OnLoad(cons.ConfigLoaded) // a user removed and added back gets no old session back
 	// With Options.Now (a test's clock) every replica has the one clock:
-	// the server stamps on it (ServerOptions.Received nil).
-	var received, readAt func() time.Time
+	// the server stamps on it (ServerOptions.Arrival nil).
+	var arrival func(*http.Request) (time.Time, time.Time)
 	if shared {
 		d.arrivals = newArrivals(d.received, d.log)
-		received, readAt = d.arrivals.stamp, d.received
+		arrival = d.arrivals.stamp
 	}
 	d.server = NewServer(ServerOptions{Config: pagingConfig, Reload: d.cfg.Reload, InUse: &d.cfg.inUse, Incidents: d.incidents, Overrides: d.overrides, Console: cons,
 		Feeds: &feeds.Service{Store: d.store, Config: pagingConfig, Now: o.Now},
@@ -557,7 +557,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 			NotStored: pushoverNotStored},
 		Heartbeats: d.heartbeats, Maintenance: d.windows, Withheld: withheld,
 		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
-		Received: received, ReadAt: readAt, TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
+		Arrival: arrival, TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
 		MaxInflight: maxInflight(cfg, st), MaxQueue: cfg.Server.Admission.MaxQueue, QueueTimeout: time.Duration(cfg.Server.Admission.QueueTimeout),
 		DispatchBehind: d.disp.Behind, BrakeBehind: time.Duration(cfg.Server.Admission.BrakeBehind),
 		NewerConfig: func(ctx context.Context) (string, bool) {

@@ -198,7 +198,7 @@ func (o *opsgenie) unread(err error) error {
 // an alias derived from its content (ingest.OpsgenieAlert.DerivedAlias), so
 // a retry is the same incident.
 func (s *Server) opsgenieCreate(c echo.Context) error {
-	received := s.o.Received()
+	received, _ := s.o.Arrival(c.Request())
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
 	svc, err := s.opsgenieService(o, cfg, opsgenieAlertBucket)
@@ -251,8 +251,7 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 // cut (Opsgenie takes notes of 25,000 characters; pagerd keeps
 // policy.MaxNoteBytes).
 func (s *Server) opsgenieAct(c echo.Context) error {
-	received := s.o.Received()
-	read := s.o.ReadAt() // the latest its close may have arrived
+	received, read := s.o.Arrival(c.Request()) // read: the latest its close may have arrived
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
 	svc, err := s.opsgenieService(o, cfg, opsgenieActBucket)

@@ -219,10 +219,9 @@ func (e *endedOnce) get() *ingest.Ended {
 // alertmanager receives Alertmanager webhook notifications (payload v4). The
 // integration key comes as a bearer token or as the last path segment.
 func (s *Server) alertmanager(c echo.Context) (err error) {
-	received := s.o.Received()
-	read := s.o.ReadAt() // the latest its resolves may have arrived
-	cfg := s.config()
 	r := c.Request()
+	received, read := s.o.Arrival(r) // read: the latest its resolves may have arrived
+	cfg := s.config()
 	key := c.Param("key")
 	if key == "" {
 		key = bearer(r)
@@ -946,9 +945,8 @@ func (s *Server) submit(ctx context.Context, cfg *policy.Config, a incident.Aler
 // and status codes so any PagerDuty client, and Alertmanager's
 // pagerduty_configs, can point here unchanged.
 func (s *Server) enqueue(c echo.Context) error {
-	received := s.o.Received()
-	read := s.o.ReadAt() // the latest its resolves may have arrived
 	r := c.Request()
+	received, read := s.o.Arrival(r) // read: the latest its resolves may have arrived
 	invalid := func(code int, errs ...string) error {
 		c.Set(ctxRejected, strings.Join(errs, "; "))
 		return c.JSON(code, ingest.Invalid(errs))

@@ -80,16 +80,15 @@ type ServerOptions struct {
 	Gatherer prometheus.Gatherer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// Received stamps an alert as it arrives (incident.Alert.Received):
-	// the time on the clock every replica shares, or zero while this
-	// replica is not on it (it has not read Redis's clock yet: its host's
-	// may be minutes off another replica's). Nil: Now, always on it.
-	Received func() time.Time
-	// ReadAt is the time on that clock as a request is read, allowing
-	// for nothing (incident.WithReadAt): Received may place a request
-	// read during or just after a stop of this process at the stop's
-	// start. Nil: Received.
-	ReadAt func() time.Time
+	// Arrival stamps an alert's request as its handling starts: when it
+	// arrived on the clock every replica shares, at the earliest
+	// (incident.Alert.Received) and at the latest
+	// (incident.WithReadAt), or zeros while this replica is not on that
+	// clock (it has not read Redis's clock yet: its host's may be
+	// minutes off another replica's). The two differ for a request read
+	// during or just after a stop of this process whose arrival the
+	// kernel did not stamp (arrivals). Nil: Now for both, always on it.
+	Arrival func(*http.Request) (earliest, latest time.Time)
 	// TrustedProxies are the addresses whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed (server.trusted_proxies, read at
 	// start); nobody's when empty.
@@ -172,11 +171,9 @@ func NewServer(o ServerOptions) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Received == nil {
-		o.Received = o.Now
-	}
-	if o.ReadAt == nil {
-		o.ReadAt = o.Received
+	if o.Arrival == nil {
+		now := o.Now
+		o.Arrival = func(*http.Request) (time.Time, time.Time) { t := now(); return t, t }
 	}
 	if o.Registry == nil {
 		r := prometheus.NewRegistry()
@@ -360,7 +357,9 @@ func (s *Server) configLoaded(cfg *policy.Config) {
 // connections and waits up to the shutdown timeout for in-flight requests.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{Handler: s.adm, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnContext: withArrival}
+	l = stampListener(l)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {

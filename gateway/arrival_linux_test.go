@@ -1,0 +1,122 @@
+package gateway
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// TestArrivalOfARequestThatWaitedInTheSocket: a request that reached the
+// socket while this process was stopped (held here: written before the
+// server reads its listener) arrived when the kernel took it, not when it
+// was read: stamped at its reading, a sender's resolve that waited in the
+// socket of a stopped replica, while the alert fired again elsewhere,
+// resolved the newer firing's incident (a missed page). The next request
+// on the connection, sent after the first's answer, is stamped at its own
+// arrival, and a connection of a listener not stamped by the kernel has
+// no arrival.
+func TestArrivalOfARequestThatWaitedInTheSocket(t *testing.T) {
+	const held = 400 * time.Millisecond
+	type seen struct {
+		age time.Duration
+		ok  bool
+	}
+	stampsOn(t)
+	for _, stamped := range []bool{true, false} {
+		t.Run(fmt.Sprintf("stamped %v", stamped), func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan seen, 2)
+			srv := &http.Server{ConnContext: withArrival, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				age, ok := arrivalAge(r)
+				got <- seen{age, ok}
+			})}
+			t.Cleanup(func() { _ = srv.Close() })
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if stamped {
+				l = stampListener(l) // connected already: in its backlog
+			}
+			sent := time.Now()
+			if _, err := fmt.Fprint(c, "POST /v2/enqueue HTTP/1.1\r\nHost: pagerd\r\nContent-Length: 2\r\n\r\n{}"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(held) // the process stopped: nothing reads the socket
+			go func() { _ = srv.Serve(l) }()
+			first := <-got
+			waited := time.Since(sent)
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			again := time.Now()
+			if _, err := fmt.Fprint(c, "POST /v2/enqueue HTTP/1.1\r\nHost: pagerd\r\nContent-Length: 2\r\n\r\n{}"); err != nil {
+				t.Fatal(err)
+			}
+			second := <-got
+			if !stamped {
+				if first.ok || second.ok {
+					t.Fatalf("arrivals %+v, %+v on a listener the kernel did not stamp, want none", first, second)
+				}
+				return
+			}
+			if !first.ok || first.age < held || first.age > waited {
+				t.Fatalf("request that waited %v in the socket (%v until read): arrived %v ago (known %v), want %v to %v", held, waited, first.age, first.ok, held, waited)
+			}
+			if since := time.Since(again); !second.ok || second.age > since {
+				t.Fatalf("next request on the connection: arrived %v ago (known %v), want at most %v, since it was sent", second.age, second.ok, since)
+			}
+		})
+	}
+}
+
+// stampsOn has the kernel stamp the segments it receives until t ends:
+// it turns stamping on for the host lazily (a work item after the first
+// socket asks) and off after the last socket that asked is closed, so a
+// test that asks and sends at once may race it; a socket kept open
+// through t, read until a read carries its stamp, settles it.
+func stampsOn(t *testing.T) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl := stampListener(l)
+	t.Cleanup(func() { _ = sl.Close() })
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	ac, err := sl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ac.Close() })
+	sc, ok := ac.(*stampedConn)
+	if !ok {
+		t.Fatalf("accepted %T, want a *stampedConn: the kernel refused SO_TIMESTAMPNS", ac)
+	}
+	b := make([]byte, 1)
+	for deadline := time.Now().Add(5 * time.Second); sc.arrived.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the kernel stamped no segment received in 5s with SO_TIMESTAMPNS set")
+		}
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sc.Read(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -132,22 +132,38 @@ func withArrival(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
+// headersKey keys a request's headers' arrival (stampHeaders).
+type headersKey struct{}
+
+// stampHeaders is the server's outermost handler: it keeps in each
+// request's context its connection's arrivedAt as the server hands the
+// request over, its headers read and its body not yet: the arrival of
+// its headers. Read later, the connection's stamp is of the latest
+// segment read by then: admission reads an alert's body before its
+// handler runs, and a resolve whose body came seconds after its headers
+// (a large notification on a slow link) was placed after a firing sent
+// after it, and resolved the incident of an alert that fires.
+func stampHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a, _ := r.Context().Value(arrivalKey{}).(*arrivedAt); a != nil {
+			r = r.WithContext(context.WithValue(r.Context(), headersKey{}, a.arrived.Load()))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // maxArrivalAge bounds the age a kernel stamp may give a request: older,
 // the host's clock was more likely stepped back since than the process
 // stopped that long, and the request is taken as read (arrivals).
 const maxArrivalAge = 10 * time.Minute
 
 // arrivalAge is how long ago r's headers reached this host, by the
-// kernel's stamp of their last segment, when its connection was read with
-// stamps (false otherwise): a request that waited in the socket while the
-// process was stopped arrived that long before it was read. Called as the
-// request's handling starts, before its body is read.
+// kernel's stamp of their last segment (stampHeaders), when its
+// connection was read with stamps (false otherwise): a request that
+// waited in the socket while the process was stopped arrived that long
+// before it was read.
 func arrivalAge(r *http.Request) (time.Duration, bool) {
-	a, _ := r.Context().Value(arrivalKey{}).(*arrivedAt)
-	if a == nil {
-		return 0, false
-	}
-	ns := a.arrived.Load()
+	ns, _ := r.Context().Value(headersKey{}).(int64)
 	if ns == 0 {
 		return 0, false
 	}

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/pagerd/pagerd/gateway/incident"
 )
 
 // TestArrivalOfARequestThatWaitedInTheSocket: a request that reached the
@@ -32,10 +35,10 @@ func TestArrivalOfARequestThatWaitedInTheSocket(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := make(chan seen, 2)
-			srv := &http.Server{ConnContext: withArrival, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := &http.Server{ConnContext: withArrival, Handler: stampHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				age, ok := arrivalAge(r)
 				got <- seen{age, ok}
-			})}
+			}))}
 			t.Cleanup(func() { _ = srv.Close() })
 			c, err := net.Dial("tcp", l.Addr().String())
 			if err != nil {
@@ -118,5 +121,61 @@ func stampsOn(t *testing.T) {
 		if _, err := sc.Read(b); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestResolveWhoseBodyCameLateIsPlacedAtItsHeaders: a request arrived
+// when its headers did, however long its body took after them (a 2 MiB
+// notification on a slow link, a sender that trickles). A PagerDuty
+// sender's resolve sent its headers at 0 and its body at 3s; the alert
+// fired again meanwhile, its trigger received at 2s (after the resolve
+// was sent, by more than the clocks' 1s skew). Admission reads an alert's
+// body before its handler runs, so a stamp taken in the handler was the
+// arrival of the body's last segment, 3s: after the trigger, and the
+// resolve resolved the incident whose alert fires (a missed page). At
+// its headers' arrival it resolves nothing (resolve_superseded).
+func TestResolveWhoseBodyCameLateIsPlacedAtItsHeaders(t *testing.T) {
+	stampsOn(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, onListener(l), onWall(time.Now), replicas(0), quiet(), withConfig(noStorm+"server: {lease: 10s}\n"))
+	ctx, cancel := context.WithCancel(context.Background())
+	served := h.run(ctx)
+	t.Cleanup(func() { cancel(); <-served })
+	pdEvent(t, h, "trigger")
+	l0 := h.list("")
+	if len(l0) != 1 {
+		t.Fatalf("incidents after the trigger: %+v, want one", l0)
+	}
+	id := l0[0].ID
+
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := pdEventBody("resolve", "k")
+	if _, err := fmt.Fprintf(c, "POST /v2/enqueue HTTP/1.1\r\nHost: pagerd\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	pdEvent(t, h, "trigger") // the alert fires again: a repeat
+	time.Sleep(time.Second)
+	if _, err := fmt.Fprint(c, body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("the resolve: %d, want 202", resp.StatusCode)
+	}
+	if inc := h.incident(id); inc.Status != "triggered" || !h.timelineHas(id, incident.ResolveSuperseded, "") {
+		t.Fatalf("incident %s is %s (%s) after a resolve whose headers came before the alert fired again, want triggered with %s",
+			id, inc.Status, timelineTypes(inc), incident.ResolveSuperseded)
 	}
 }

@@ -356,7 +356,7 @@ func (s *Server) configLoaded(cfg *policy.Config) {
 // Serve answers on the listener until ctx ends, then stops taking new
 // connections and waits up to the shutdown timeout for in-flight requests.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s.adm, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	srv := &http.Server{Handler: stampHeaders(s.adm), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ConnContext: withArrival}
 	l = stampListener(l)

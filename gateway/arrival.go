@@ -90,28 +90,35 @@ func (a *arrivals) ticked() {
 }
 
 // stamp is when r, whose handling starts now, arrived (both zero while
-// not on the shared clock): when the kernel stamped its arrival
-// (arrivalAge), then, at the earliest and the latest; otherwise now at
-// the latest and, at the earliest, now or the start of a stop of the
-// process it may have waited through.
+// not on the shared clock): at the latest, when the kernel stamped its
+// arrival (arrivalAge), or now; at the earliest, that too, or the start
+// of a stop of the process it may have waited through when that is
+// earlier. The kernel's stamp is no earliest after a stop: a paused VM's
+// kernel takes nothing, and what was sent to it meanwhile is stamped as
+// it resumes (TestArrivalsKernelStampAfterAStopIsNotTheEarliest).
 func (a *arrivals) stamp(r *http.Request) (earliest, latest time.Time) {
 	now, mono := a.now(), a.mono()
 	if now.IsZero() {
 		return now, now
 	}
+	latest = now
 	if age, ok := arrivalAge(r); ok {
-		return now.Add(-age), now.Add(-age)
+		latest = now.Add(-age)
 	}
+	earliest = latest
 	w := a.seen.Load()
 	switch {
 	case w == nil:
 	case mono.Sub(w.lastMono) > a.gap:
 		// Stopped, and read before the watch ticked again.
-		return w.last, now
+		earliest = w.last
 	case !w.stopEnd.IsZero() && mono.Sub(w.stopEnd) < a.grace:
-		return w.stopFrom, now
+		earliest = w.stopFrom
 	}
-	return now, now
+	if latest.Before(earliest) {
+		earliest = latest
+	}
+	return earliest, latest
 }
 
 // arrivedAt is what a connection read with the kernel's receive stamps

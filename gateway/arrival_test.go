@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -81,4 +83,59 @@ func TestArrivalsStampAStopsStart(t *testing.T) {
 	if got, read := a.stamp(r); !got.IsZero() || !read.IsZero() {
 		t.Fatalf("not on the shared clock: stamped %v, %v, want zero", got, read)
 	}
+}
+
+// TestArrivalsKernelStampAfterAStopIsNotTheEarliest: the kernel stamps a
+// segment when it takes it, and a paused VM's kernel takes nothing: what
+// was sent to it meanwhile (on a kept-alive connection) waits outside,
+// and is stamped as the VM resumes, a moment before it is read. So a
+// firing that waited through the pause, while its sender's retry was
+// taken elsewhere and the group then resolved, was stamped after that
+// resolve, and opened an incident for alerts that had ended, which paged
+// and stayed open (the groups soak, seed 680918085, which the watch was
+// made for). Read during or just after a stop the watch saw, a request
+// arrived at the earliest at the stop's start, as without a stamp, and at
+// the latest at the kernel's stamp (a resolve that waited in the socket
+// of a stopped process: TestArrivalOfARequestThatWaitedInTheSocket).
+// Away from a stop, the stamp is both.
+func TestArrivalsKernelStampAfterAStopIsNotTheEarliest(t *testing.T) {
+	t0 := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	now := t0
+	a := newArrivals(func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	a.mono = func() time.Time { return now }
+	const ago = 300 * time.Millisecond
+	stamped := func() *http.Request {
+		r := httptest.NewRequest("POST", "/api/v1/alertmanager", nil)
+		return r.WithContext(context.WithValue(r.Context(), headersKey{}, time.Now().Add(-ago).UnixNano()))
+	}
+	want := func(what string, earliest time.Duration) {
+		t.Helper()
+		got, latest := a.stamp(stamped())
+		// The stamp's age is read on the host's clock, a little after.
+		if d := now.Sub(latest); d < ago || d > ago+time.Second {
+			t.Fatalf("%s: latest %v before the reading, want the kernel's stamp, %v", what, d, ago)
+		}
+		if earliest < 0 {
+			if !got.Equal(latest) {
+				t.Fatalf("%s: earliest %v, want the kernel's stamp %v", what, got.Sub(t0), latest.Sub(t0))
+			}
+			return
+		}
+		if !got.Equal(t0.Add(earliest)) {
+			t.Fatalf("%s: earliest %v, want the stop's start %v", what, got.Sub(t0), earliest)
+		}
+	}
+	a.ticked()
+	now = t0.Add(100 * time.Millisecond)
+	a.ticked()
+	want("ticking", -1)
+	now = t0.Add(15 * time.Second) // the VM paused since the last tick
+	want("read before the watch ticked again", 100*time.Millisecond)
+	a.ticked()
+	now = now.Add(time.Second)
+	want("within the grace after the stop", 100*time.Millisecond)
+	for end := now.Add(2 * time.Second); now.Before(end); now = now.Add(100 * time.Millisecond) {
+		a.ticked()
+	}
+	want("after the grace", -1)
 }

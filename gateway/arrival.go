@@ -93,30 +93,35 @@ func (a *arrivals) ticked() {
 // not on the shared clock): at the latest, when the kernel stamped its
 // arrival (arrivalAge), or now; at the earliest, that too, or the start
 // of a stop of the process it may have waited through when that is
-// earlier. The kernel's stamp is no earliest after a stop: a paused VM's
-// kernel takes nothing, and what was sent to it meanwhile is stamped as
-// it resumes (TestArrivalsKernelStampAfterAStopIsNotTheEarliest).
+// earlier. The kernel's stamp is no earliest near a stop's end: a paused
+// VM's kernel takes nothing, and what was sent to it meanwhile is stamped
+// as it resumes (TestArrivalsKernelStampAfterAStopIsNotTheEarliest). One
+// from more than gap before the stop ended was taken while the kernel ran
+// (SIGSTOP, a process starved of CPU): it is when the request came, both
+// earliest and latest; the stop's start would place a firing received
+// during the stop, after a resolve taken elsewhere, before that resolve,
+// and turn it down (TestArrivalsKernelStampWithinAStopIsTheArrival).
 func (a *arrivals) stamp(r *http.Request) (earliest, latest time.Time) {
 	now, mono := a.now(), a.mono()
 	if now.IsZero() {
 		return now, now
 	}
-	latest = now
-	if age, ok := arrivalAge(r); ok {
-		latest = now.Add(-age)
-	}
+	age, stamped := arrivalAge(r)
+	latest = now.Add(-age)
 	earliest = latest
 	w := a.seen.Load()
+	from, sinceEnd, stopped := time.Time{}, time.Duration(0), false
 	switch {
 	case w == nil:
 	case mono.Sub(w.lastMono) > a.gap:
-		// Stopped, and read before the watch ticked again.
-		earliest = w.last
+		// Stopped, and read before the watch ticked again: the stop
+		// ended a moment ago.
+		from, stopped = w.last, true
 	case !w.stopEnd.IsZero() && mono.Sub(w.stopEnd) < a.grace:
-		earliest = w.stopFrom
+		from, sinceEnd, stopped = w.stopFrom, mono.Sub(w.stopEnd), true
 	}
-	if latest.Before(earliest) {
-		earliest = latest
+	if stopped && (!stamped || age <= sinceEnd+a.gap) && from.Before(earliest) {
+		earliest = from
 	}
 	return earliest, latest
 }

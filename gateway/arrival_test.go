@@ -139,3 +139,46 @@ func TestArrivalsKernelStampAfterAStopIsNotTheEarliest(t *testing.T) {
 	}
 	want("after the grace", -1)
 }
+
+// TestArrivalsKernelStampWithinAStopIsTheArrival: a process stopped
+// (SIGSTOP, starved of CPU) while its kernel ran: a request that reached
+// the socket during the stop, more than a second before its end, was
+// stamped by the kernel when it came, and that is its earliest arrival
+// too: a firing received then, after a resolve taken elsewhere during the
+// stop, is newer than that resolve (placed at the stop's start, it was
+// turned down as older, and its alert paged nobody). One stamped within
+// the second before the stop's end, or after it, may have waited outside
+// a paused VM: its earliest is the stop's start
+// (TestArrivalsKernelStampAfterAStopIsNotTheEarliest).
+func TestArrivalsKernelStampWithinAStopIsTheArrival(t *testing.T) {
+	t0 := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	now := t0
+	a := newArrivals(func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	a.mono = func() time.Time { return now }
+	stamped := func(ago time.Duration) *http.Request {
+		r := httptest.NewRequest("POST", "/v2/enqueue", nil)
+		return r.WithContext(context.WithValue(r.Context(), headersKey{}, time.Now().Add(-ago).UnixNano()))
+	}
+	want := func(what string, ago time.Duration, stopStart bool) {
+		t.Helper()
+		earliest, latest := a.stamp(stamped(ago))
+		if d := now.Sub(latest); d < ago || d > ago+time.Second {
+			t.Fatalf("%s: latest %v before the reading, want the kernel's stamp, %v", what, d, ago)
+		}
+		switch {
+		case stopStart && !earliest.Equal(t0):
+			t.Fatalf("%s: earliest %v, want the stop's start", what, earliest.Sub(t0))
+		case !stopStart && !earliest.Equal(latest):
+			t.Fatalf("%s: earliest %v, want the kernel's stamp %v", what, earliest.Sub(t0), latest.Sub(t0))
+		}
+	}
+	a.ticked()
+	now = t0.Add(15 * time.Second) // stopped since the tick at t0
+	want("read before the watch ticked again, sent 10 s into the stop", 5*time.Second, false)
+	want("read before the watch ticked again, sent in its last second", 500*time.Millisecond, true)
+	a.ticked()
+	now = now.Add(time.Second)
+	want("within the grace, sent 10 s into the stop", 6*time.Second, false)
+	want("within the grace, sent in the stop's last second", 1500*time.Millisecond, true)
+	want("within the grace, sent after the stop", 500*time.Millisecond, true)
+}

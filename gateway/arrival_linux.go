@@ -74,8 +74,12 @@ func (c *stampedConn) Read(p []byte) (int, error) {
 	var n, oobn int
 	var rerr error
 	if err := c.rc.Read(func(fd uintptr) bool {
-		n, oobn, _, _, rerr = syscall.Recvmsg(int(fd), p, c.oob[:], 0)
-		return rerr != syscall.EAGAIN
+		for {
+			n, oobn, _, _, rerr = syscall.Recvmsg(int(fd), p, c.oob[:], 0)
+			if rerr != syscall.EINTR {
+				return rerr != syscall.EAGAIN
+			}
+		}
 	}); err != nil {
 		return 0, err // the deadline's, or a closed connection's: a *net.OpError
 	}

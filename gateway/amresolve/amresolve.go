@@ -215,9 +215,10 @@ func (d *jobData) wanted(inc *store.Incident, skew time.Duration) bool {
 
 // repeatedBefore reports whether every firing inc took was received no
 // later than received, a resolve's receipt (by the shared clock's skew):
-// received known, its latest firing's receipt (store.Incident.LastReceived)
-// is not after it. Receipts unknown (pagerd's own repeats on
-// Alertmanager's word, which the checks ask again) are not after it. The checks a resolve leaves end at a repeat, taken as
+// received known, its latest firing's receipt
+// (store.Incident.LastReceived) is not after it; receipts unknown
+// (pagerd's own repeats on Alertmanager's word, which the checks ask
+// again) are not after it. The checks a resolve leaves end at a repeat, taken as
 // the group firing since: Alertmanager tells pagerd again when it
 // changes. But a repeat whose write landed after the resolve's, of a
 // firing received before it (the check of the alerts a firing

@@ -86,8 +86,9 @@ type ServerOptions struct {
 	// (incident.WithReadAt), or zeros while this replica is not on that
 	// clock (it has not read Redis's clock yet: its host's may be
 	// minutes off another replica's). The two differ for a request read
-	// during or just after a stop of this process whose arrival the
-	// kernel did not stamp (arrivals). Nil: Now for both, always on it.
+	// during or just after a stop of this process that the kernel did
+	// not stamp well inside the stop (arrivals.stamp). Nil: Now for both,
+	// always on it.
 	Arrival func(*http.Request) (earliest, latest time.Time)
 	// TrustedProxies are the addresses whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed (server.trusted_proxies, read at

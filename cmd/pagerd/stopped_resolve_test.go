@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,6 +46,7 @@ func TestResolveThatWaitedInAStoppedReplicasSocketResolvesNothingNewer(t *testin
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitStopped(t, a.cmd.Process.Pid)
 	resumed := false
 	defer func() {
 		if !resumed {
@@ -95,7 +99,41 @@ func TestResolveThatWaitedInAStoppedReplicasSocketResolvesNothingNewer(t *testin
 			t.Fatalf("incident %s of the alert firing again is %s after the resolve A held before it was read, want triggered:\n%s", open, inc.Status, a.log())
 		}
 	}
-	if !strings.Contains(a.log(), "resolve received before a firing of its incident stored before it: superseded") {
-		t.Fatalf("A's log does not say the resolve it held was older than the firing:\n%s", a.log())
+	// The log comes through a pipe, after the answer perhaps.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(a.log(), "resolve received before a firing of its incident stored before it: superseded"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_, m := a.get("/metrics")
+			t.Fatalf("A's log does not say the resolve it held was older than the firing:\n%s\nB's log:\n%s\nA's counts: %s\nA's list: %+v", a.log(), b.log(),
+				grepLines(m, `source="pagerduty"`), a.incidents())
+		}
+	}
+}
+
+// waitStopped waits until every thread of the process pid is stopped: a
+// SIGSTOP stops them only once one of its threads takes the signal, and on
+// a busy machine the others can read a request meanwhile (the first runs
+// of the test above saw the held resolve read before the stop).
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stopped := len(tasks) > 0
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+			// The state follows the command's closing parenthesis.
+			if i := bytes.LastIndexByte(b, ')'); err != nil || i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not stopped 10 s after SIGSTOP", pid)
+		}
 	}
 }

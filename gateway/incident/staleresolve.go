@@ -31,16 +31,18 @@ const ResolveSuperseded = "resolve_superseded"
 // them is judged on a fresh read. Any other event (a person's resolve,
 // pagerd's own, one whose receipt is not known) is g's alone.
 //
-// The resolve is placed at the latest it may have arrived: when the
-// intake read it (WithReadAt), not its stamp, which for a request read
-// during or just after a stop of this process is the stop's start (it
-// may have waited through it in the socket; incident.Alert.Received). So
-// stamped, a resolve that came after the stop, read in the two seconds
-// after it, was taken as older than a repeat received meanwhile on
-// another replica, and left its incident open for good (the fingerprint
-// soak, seed 900697799: 8 alert incidents in 10 minutes). A resolve that
-// did wait through a stop while the alert fired again elsewhere resolves
-// it, as before.
+// The resolve is placed at the latest it may have arrived (WithReadAt):
+// the kernel's stamp of its arrival, or, without one, when the intake
+// read it; not its earliest, which for a request read during or just
+// after a stop of this process may be the stop's start
+// (incident.Alert.Received). So placed, a resolve that came after the
+// stop, read in the two seconds after it, was taken as older than a
+// repeat received meanwhile on another replica, and left its incident
+// open for good (the fingerprint soak, seed 900697799: 8 alert incidents
+// in 10 minutes). One that waited in the socket through a stop while the
+// alert fired again elsewhere resolves nothing, by its kernel stamp
+// (ServerOptions.Arrival); one held outside a paused VM, which its kernel
+// stamps as it resumes, still resolves it.
 func (s *Service) unlessSuperseded(ctx context.Context, ev policy.Event, g guard, late **store.Incident) guard {
 	if ev.Kind != policy.EventResolve || ev.Received.IsZero() {
 		return g

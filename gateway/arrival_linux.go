@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -14,23 +15,31 @@ import (
 // with that stamp (stampedConn): a request that waited in the socket
 // while this process was stopped is known to have arrived when it did.
 // A listener that is not TCP, or whose socket refuses the option, is
-// returned as it is.
-func stampListener(l net.Listener) net.Listener {
+// returned as it is, with why.
+func stampListener(l net.Listener) (net.Listener, error) {
 	tl, ok := l.(*net.TCPListener)
 	if !ok {
-		return l
+		return l, fmt.Errorf("the listener is not TCP (%T)", l)
 	}
 	rc, err := tl.SyscallConn()
-	if err != nil {
-		return l
+	if err == nil {
+		err = stamping(rc)
 	}
+	if err != nil {
+		return l, err
+	}
+	return stampingListener{tl}, nil
+}
+
+// stamping sets SO_TIMESTAMPNS on the socket rc is of.
+func stamping(rc syscall.RawConn) error {
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
-	}); err != nil || serr != nil {
-		return l
+	}); err != nil {
+		return err
 	}
-	return stampingListener{tl}
+	return os.NewSyscallError("setsockopt SO_TIMESTAMPNS", serr)
 }
 
 type stampingListener struct{ *net.TCPListener }
@@ -45,11 +54,9 @@ func (l stampingListener) Accept() (net.Conn, error) {
 		return c, nil
 	}
 	// Set again: a connection made before the listener's was set (in
-	// its backlog already) did not inherit it.
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
-	}); err != nil || serr != nil {
+	// its backlog already) did not inherit it. One that refuses it (a
+	// socket the listener's took) is read unstamped.
+	if stamping(rc) != nil {
 		return c, nil
 	}
 	return &stampedConn{TCPConn: c, rc: rc}, nil

@@ -46,7 +46,9 @@ func TestArrivalOfARequestThatWaitedInTheSocket(t *testing.T) {
 			}
 			defer c.Close()
 			if stamped {
-				l = stampListener(l) // connected already: in its backlog
+				if l, err = stampListener(l); err != nil { // connected already: in its backlog
+					t.Fatal(err)
+				}
 			}
 			sent := time.Now()
 			if _, err := fmt.Fprint(c, "POST /v2/enqueue HTTP/1.1\r\nHost: pagerd\r\nContent-Length: 2\r\n\r\n{}"); err != nil {
@@ -94,7 +96,10 @@ func stampsOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl := stampListener(l)
+	sl, err := stampListener(l)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = sl.Close() })
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {

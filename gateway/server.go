@@ -360,7 +360,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{Handler: stampHeaders(s.adm), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ConnContext: withArrival}
-	l = stampListener(l)
+	if sl, err := stampListener(l); err != nil {
+		// Seen: without the stamps a resolve that waited in the socket
+		// of this process, stopped, counts from its reading.
+		s.log.Warn("alert requests are dated when read, not by the kernel's stamp of their arrival: a resolve that waits in the socket "+
+			"while this process is stopped (SIGSTOP, starved) may resolve the incident of a firing received meanwhile by another replica", "err", err)
+	} else {
+		l = sl
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {

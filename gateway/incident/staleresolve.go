@@ -75,9 +75,10 @@ func (s *Service) unlessSuperseded(ctx context.Context, ev policy.Event, g guard
 // readAtKey keys the time the intake read the request a context is of.
 type readAtKey struct{}
 
-// WithReadAt is ctx saying when the intake read the request it is of, on
-// the clock the replicas share (zero when not on it): the latest its
-// resolves may have arrived (unlessSuperseded).
+// WithReadAt is ctx saying the latest the request it is of may have
+// arrived (the kernel's stamp of its arrival, or when the intake read
+// it), on the clock the replicas share (zero when not on it): the time
+// its resolves count from (unlessSuperseded).
 func WithReadAt(ctx context.Context, at time.Time) context.Context {
 	return context.WithValue(ctx, readAtKey{}, at)
 }

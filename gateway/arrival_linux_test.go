@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,5 +183,33 @@ func TestResolveWhoseBodyCameLateIsPlacedAtItsHeaders(t *testing.T) {
 	if inc := h.incident(id); inc.Status != "triggered" || !h.timelineHas(id, incident.ResolveSuperseded, "") {
 		t.Fatalf("incident %s is %s (%s) after a resolve whose headers came before the alert fired again, want triggered with %s",
 			id, inc.Status, timelineTypes(inc), incident.ResolveSuperseded)
+	}
+}
+
+// TestListenerNotStampedIsSaid: a listener whose connections the kernel
+// cannot stamp (here not TCP to the server's eyes) serves all the same,
+// and the log says at start that alert requests are dated when read, so
+// that the weaker judgement of resolves after a stop is not silent.
+func TestListenerNotStampedIsSaid(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, onListener(struct{ net.Listener }{l}), replicas(0))
+	ctx, cancel := context.WithCancel(context.Background())
+	served := h.run(ctx)
+	t.Cleanup(func() { cancel(); <-served })
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(h.logs.String(), "alert requests are dated when read"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning that the listener is not stamped:\n%s", h.logs.String())
+		}
+	}
+	resp, err := http.Get("http://" + l.Addr().String() + "/-/healthy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/-/healthy on the unstamped listener: %d", resp.StatusCode)
 	}
 }

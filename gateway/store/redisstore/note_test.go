@@ -2,8 +2,10 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +81,57 @@ func TestNoteIsAScriptPerShard(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, gone); err != store.ErrNotFound {
 		t.Fatalf("the note of an incident that is gone made one: %v", err)
+	}
+}
+
+// TestANotedRecordTakesItsOwnSize: an incident's record after a note takes
+// in Redis about its length, as a written one does. Redis's APPEND, which
+// the note used, reserves as much room again as the string's new length
+// for the appends to come (Redis 7: a 900-byte record took 1,840 bytes),
+// and a storm's bundle notes every incident it held, often as their last
+// write (resolved before the bundle went out): twice the memory, for as
+// long as they are kept.
+func TestANotedRecordTakesItsOwnSize(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	s := redisstore.New(rdb, "m")
+	at := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	inc := &store.Incident{ID: store.NewID(store.ShardOf("api", "k"), at), Service: "api", DedupKey: "k", Summary: strings.Repeat("disk full on db1 ", 30),
+		CreatedAt: at, UpdatedAt: at, LastSeen: at, State: policy.Incident{Status: policy.StatusTriggered}}
+	if _, _, err := s.Trigger(ctx, inc, []store.Entry{{At: at, Type: "trigger"}}); err != nil {
+		t.Fatal(err)
+	}
+	key := "m:{" + fmt.Sprintf("%02x", store.ShardOf("api", "k")) + "}:inc:" + inc.ID
+	before, err := rdb.StrLen(ctx, key).Result()
+	if err != nil || before == 0 {
+		t.Fatalf("record %s: length %d, %v", key, before, err)
+	}
+	// What Redis takes besides the string: the key, the object, the
+	// allocator's rounding up of the record as written.
+	usedBefore, err := rdb.MemoryUsage(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	overhead := usedBefore - before
+	if err := s.Note(ctx, map[string][]store.Entry{inc.ID: {{At: at.Add(time.Minute), Type: "notify", User: "ann", Channel: "push",
+		Detail: "via webhook, in one message for 40 incidents"}}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := rdb.StrLen(ctx, key).Result()
+	if err != nil || n <= before {
+		t.Fatalf("record's length after the note %d (before %d), %v", n, before, err)
+	}
+	used, err := rdb.MemoryUsage(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The overhead of the record as written, and the allocator's size
+	// classes (a quarter apart at these sizes).
+	if used > n+overhead+n/4 {
+		t.Errorf("the noted record of %d bytes takes %d in Redis (%d for %d before the note), want about its length", n, used, usedBefore, before)
+	}
+	if tl, err := s.Timeline(ctx, inc.ID); err != nil || len(tl) != 2 || tl[1].Type != "notify" {
+		t.Errorf("timeline after the note %+v, %v", tl, err)
 	}
 }

@@ -533,9 +533,17 @@ func (s *Store) Statuses(ctx context.Context, ids []string) (map[string]policy.S
 // One script for many incidents: in a storm every held page's incident
 // gets a note when its bundle goes out, and a script call (before the
 // commands it runs) costs Redis as much as a few of those commands.
+// The record is read and written whole, not APPENDed to: APPEND reserves
+// as much room again as the string's new length for appends to come, and
+// a noted record (a storm's incident resolved before its bundle went out
+// is written last by its note) took twice its length in Redis for as long
+// as it was kept (840 bytes for 367). Reading it costs no more: GET and
+// SET of a 1 KB record took 9.7 µs in a script, EXISTS and APPEND 11.2.
+// No record has a time to live for SET to drop.
 var noteScript = redis.NewScript(`
 for i = 1, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('APPEND', KEYS[i], ARGV[i]) end
+  local v = redis.call('GET', KEYS[i])
+  if v then redis.call('SET', KEYS[i], v .. ARGV[i]) end
 end
 return #KEYS
 `)

@@ -59,7 +59,7 @@ func TestHelpForEveryFlag(t *testing.T) {
 		"simulate": {"--config FILE", "--service NAME", "--at TIME", "--for DUR", "--ack-after DUR", "--ack-by USER",
 			"--resolve-after DUR", "--update-every DUR", "--server URL", "--token-file FILE", "-o FORMAT", "LABEL=VALUE  "},
 		"schedule": {"--config FILE", "--schedule NAME", "--from DATE", "--weeks N", "-o FORMAT"},
-		"serve":    {"--config FILE", "--listen ADDR", "--redis-url URL", "--data-dir DIR", "--log-level LEVEL"},
+		"serve":    {"--config FILE", "--listen ADDR", "--redis-url URL", "--data-dir DIR", "--log-level LEVEL", "--log-per-second N"},
 		"import":   {"-o FILE", "--report FILE", "--scheme SCHEME", "--public-url URL", "FILE  ", "opsgenie|pagerduty|grafana-oncall"},
 		"override": {"--server URL", "--token-file FILE", "--schedule NAME", "--tier TIER", "--user USER", "--start TIME", "--end TIME",
 			"--for DUR", "--reason TEXT", "--swap-start TIME", "--swap-end TIME", "-o FORMAT", "--ended", "ID...",

@@ -20,7 +20,7 @@ type help struct {
 var helps = map[string]help{
 	"serve": {
 		summary:  "run the daemon",
-		synopsis: "--config FILE [--listen ADDR] [--redis-url URL | --redis-url-file FILE] [--data-dir DIR]\n         [--log-level LEVEL] [--shutdown-delay DURATION] [--debug-listen ADDR]",
+		synopsis: "--config FILE [--listen ADDR] [--redis-url URL | --redis-url-file FILE] [--data-dir DIR]\n         [--log-level LEVEL] [--log-per-second N] [--shutdown-delay DURATION] [--debug-listen ADDR]",
 		about: `Runs the paging daemon: receives Alertmanager webhooks and PagerDuty
 events, pages people on their ladders, serves the incident API, health and
 metrics. Logs JSON to stderr; the log transport's pages go to stdout.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pagerd/pagerd/gateway"
+	"github.com/pagerd/pagerd/internal/logsample"
 	"github.com/pagerd/pagerd/policy"
 )
 
@@ -26,6 +27,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	redisURLFile := fs.String("redis-url-file", "", "--redis-url read from this `FILE`, so that a password in it is not on the command line for ps and the pod spec to show")
 	dataDir := fs.String("data-dir", "", "the `DIR` of the embedded store (default server.data_dir, or ./data)")
 	logLevel := fs.String("log-level", "info", "the `LEVEL` of the logs: debug, info, warn or error")
+	logPerSecond := fs.Int("log-per-second", 100, "write at most `N` lines a second of each message at each level (an alert storm's \"incident opened\"), and then one that says how many were dropped; 0 writes every line")
 	shutdownDelay := fs.Duration("shutdown-delay", 0, "on SIGTERM, keep serving for this `DURATION` with /-/ready red before closing the listener, so that requests a load balancer still routes here are answered (5s or so behind Kubernetes Services; 0 stops at once)")
 	debugListen := fs.String("debug-listen", "", "serve Go's profiler (/debug/pprof/) on this `ADDR`, apart from the API; keep it on loopback (default off)")
 	if _, code := parse(fs, args); code >= 0 {
@@ -35,7 +37,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fail(stderr, "serve", fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel))
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *logPerSecond < 0 {
+		return fail(stderr, "serve", fmt.Errorf("--log-per-second %d: use 0 (every line) or more", *logPerSecond))
+	}
+	log := slog.New(logsample.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}), *logPerSecond))
 	if *shutdownDelay < 0 {
 		return fail(stderr, "serve", fmt.Errorf("--shutdown-delay %s: use 0 or more", *shutdownDelay))
 	}

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/internal/redistest"
 )
 
@@ -425,6 +426,53 @@ func TestServeDebugListen(t *testing.T) {
 		t.Fatal("the API's address serves the profiler")
 	}
 	d.stop()
+}
+
+// TestServeLogPerSecond: with --log-per-second 3, a burst of new incidents
+// writes at most 3 "incident opened" lines a second, and the rest are
+// counted in "log lines dropped" lines: every incident is in the written
+// lines or the counts. A negative figure is refused.
+func TestServeLogPerSecond(t *testing.T) {
+	d := startDaemon(t, freeAddr(t), "--data-dir", t.TempDir(), "--log-per-second", "3")
+	accepted := 0
+	for i := range 12 {
+		if code, _, _ := d.send(fmt.Sprintf("burst-%d", i)); code == 200 {
+			accepted++
+		}
+	}
+	if accepted < 5 {
+		t.Fatalf("%d of 12 alerts accepted", accepted)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		written, dropped, perSecond := 0, 0, map[string]int{}
+		for _, l := range logtest.Lines(t, d.log()) {
+			switch {
+			case l["msg"] == "incident opened":
+				written++
+				perSecond[l["time"].(string)[:19]]++
+			case l["msg"] == "log lines dropped" && l["message"] == "incident opened" && l["level"] == "INFO":
+				dropped += int(l["dropped"].(float64))
+			}
+		}
+		for sec, n := range perSecond {
+			if n > 3 {
+				t.Fatalf("%d incident opened lines in %s, want 3 at most:\n%s", n, sec, d.log())
+			}
+		}
+		if written+dropped == accepted && dropped > 0 {
+			break
+		}
+		if written+dropped > accepted || time.Now().After(deadline) {
+			t.Fatalf("%d incident opened lines and %d counted dropped, want %d in all, some dropped:\n%s", written, dropped, accepted, d.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.stop()
+	_, errOut, code := pagerd(t, "serve", "--config", "../../configs/quickstart.yaml", "--log-per-second", "-1")
+	if code == 0 || !strings.Contains(errOut, "--log-per-second -1: use 0 (every line) or more") {
+		t.Errorf("--log-per-second -1: exit %d, stderr %q", code, errOut)
+	}
 }
 
 // TestServeShutdownDelay: with --shutdown-delay, SIGTERM turns /-/ready

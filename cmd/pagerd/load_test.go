@@ -175,7 +175,18 @@ func startLoad(t *testing.T, store string) *loadRun {
 		debug = freeAddr(t)
 		args = append(args, "--debug-listen", debug)
 	}
-	d := startDaemonLog(t, io.Discard, filepath.Join(dir, "pagerd.log"), "pagerd", cfg, freeAddr(t), args...)
+	// PAGERD_LOAD_PROCS sets pagerd's GOMAXPROCS, to compare (1: the
+	// runtime hands goroutines over on one thread, not between two).
+	// PAGERD_LOAD_CPUS starts pagerd on those CPUs (taskset -c), as on a
+	// machine of that many: its default GOMAXPROCS is their number.
+	var env, prefix []string
+	if v := os.Getenv("PAGERD_LOAD_PROCS"); v != "" {
+		env = []string{"GOMAXPROCS=" + v}
+	}
+	if v := os.Getenv("PAGERD_LOAD_CPUS"); v != "" {
+		prefix = []string{"taskset", "-c", v}
+	}
+	d := startDaemonEnv(t, prefix, env, io.Discard, filepath.Join(dir, "pagerd.log"), "pagerd", cfg, freeAddr(t), args...)
 	if os.Getenv("PAGERD_LOAD_PIN") != "" {
 		pinApart(t, d.cmd.Process.Pid, redisAddr)
 	}

@@ -64,6 +64,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if limit, from := tuneGC(os.Getenv, cgroupMemoryFiles); limit > 0 {
 		log.Info("garbage collector tuned", "memory_limit_bytes", limit, "from", from)
 	}
+	if was, now := tuneProcs(os.Getenv); now != was {
+		log.Info("GOMAXPROCS raised: with one thread, a goroutine waiting on the disk holds up every other (set GOMAXPROCS to choose)",
+			"gomaxprocs", now, "was", was)
+	}
 	signalled, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	// The first signal stops pagerd (after --shutdown-delay); a second

@@ -119,8 +119,20 @@ func startDaemonOut(t *testing.T, stdout io.Writer, name, config, addr string, a
 // as it grows, while pagerd waits on the pipe.
 func startDaemonLog(t *testing.T, stdout io.Writer, logFile, name, config, addr string, args ...string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, nil, nil, stdout, logFile, name, config, addr, args...)
+}
+
+// startDaemonEnv is startDaemonLog with env (NAME=value) added to the
+// daemon's environment, run by the command prefix when not empty (taskset
+// and its arguments, say).
+func startDaemonEnv(t *testing.T, prefix, env []string, stdout io.Writer, logFile, name, config, addr string, args ...string) *daemon {
+	t.Helper()
 	d := &daemon{t: t, addr: addr, logs: &bytes.Buffer{}, pages: &bytes.Buffer{}, mu: &sync.Mutex{}, logFile: logFile}
-	d.cmd = exec.Command(pagerdBinary(t), append([]string{"serve", "--config", config, "--listen", addr}, args...)...)
+	argv := append(append(append([]string(nil), prefix...), pagerdBinary(t), "serve", "--config", config, "--listen", addr), args...)
+	d.cmd = exec.Command(argv[0], argv[1:]...)
+	if env != nil {
+		d.cmd.Env = append(os.Environ(), env...)
+	}
 	d.cmd.Stderr = lockedBuffer{d.mu, d.logs}
 	if logFile != "" {
 		f, err := os.Create(logFile)
@@ -405,6 +417,37 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 
 // TestServeDebugListen: --debug-listen serves Go's profiler on its own
 // address, and the API's address does not serve it.
+// TestServeRaisesOneThreadToTwo: on one CPU (taskset), where Go's default
+// GOMAXPROCS is 1, pagerd serve runs Go code on two threads and says so;
+// GOMAXPROCS set in the environment is kept as it is.
+func TestServeRaisesOneThreadToTwo(t *testing.T) {
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		t.Fatalf("taskset (util-linux) is needed: %v", err)
+	}
+	for _, tc := range []struct {
+		env  []string
+		want string
+		says bool
+	}{{nil, "2", true}, {[]string{"GOMAXPROCS=1"}, "1", false}} {
+		t.Run(fmt.Sprint(tc.env), func(t *testing.T) {
+			d := startDaemonEnv(t, []string{taskset, "-c", "0"}, tc.env, io.Discard, "", "pagerd", "../../configs/quickstart.yaml", freeAddr(t), "--data-dir", t.TempDir())
+			code, body := d.get("/metrics")
+			m := regexp.MustCompile(`(?m)^go_sched_gomaxprocs_threads (\d+)$`).FindStringSubmatch(body)
+			if code != 200 || m == nil {
+				t.Fatalf("/metrics: %d, no go_sched_gomaxprocs_threads:\n%s", code, body)
+			}
+			procs := m[1]
+			if procs != tc.want {
+				t.Errorf("GOMAXPROCS %s on one CPU with %v, want %s:\n%s", procs, tc.env, tc.want, d.log())
+			}
+			if says := strings.Contains(d.log(), `"msg":"GOMAXPROCS raised`); says != tc.says {
+				t.Errorf("the log says GOMAXPROCS was raised: %v, want %v:\n%s", says, tc.says, d.log())
+			}
+		})
+	}
+}
+
 func TestServeDebugListen(t *testing.T) {
 	dbg := freeAddr(t)
 	d := startDaemon(t, freeAddr(t), "--data-dir", t.TempDir(), "--debug-listen", dbg)

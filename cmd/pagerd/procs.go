@@ -9,11 +9,12 @@ import "runtime"
 // over from at once (the embedded store's fsync and writes) or on a page
 // fault (its file is mapped: a page read from the disk) holds up every
 // other goroutine, alerts and acknowledgements included, until the
-// kernel returns. On one CPU with the embedded store pagerd took 321–379
-// webhooks a second in a closed loop at one thread and 3,294–3,432 at two,
-// at a quarter of the CPU per webhook (docs/BENCHMARKS.md); on Redis the
-// two were alike. Go itself rounds a container's CPU limit under 2 up to
-// 2 for the same reason; this does the same where no limit is set.
+// kernel returns. On one CPU with the embedded store (make load with
+// PAGERD_LOAD_CPUS=0, docs/BENCHMARKS.md) pagerd took 462 webhooks a
+// second in a closed loop at one thread and 1,802 at two, at 1,256 and 375
+// µs of CPU each, and 1,000/s in all at two where one refused a quarter;
+// on Redis the two were alike. Go itself rounds a container's CPU limit
+// under 2 up to 2; this does the same where no limit is set.
 const minProcs = 2
 
 // tuneProcs raises GOMAXPROCS to minProcs where getenv has no GOMAXPROCS

@@ -30,8 +30,9 @@ const DroppedMessage = "log lines dropped"
 // are all written.
 const maxKinds = 4096
 
-// Handler is a slog.Handler that writes at most PerSecond lines a second
-// of each level and message to the handler it wraps, and counts the rest.
+// Handler is a slog.Handler that writes at most New's perSecond lines a
+// second of each level and message to the handler it wraps, and counts
+// the rest.
 type Handler struct {
 	next  slog.Handler
 	state *state
@@ -83,7 +84,7 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	return &Handler{next: h.next.WithGroup(name), state: h.state}
 }
 
-// Handle writes r unless PerSecond lines of its level and message were
+// Handle writes r unless perSecond lines of its level and message were
 // written in its second already. The first line of a kind in a new second
 // says first how many of the second before were dropped.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {

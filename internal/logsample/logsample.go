@@ -2,11 +2,12 @@
 // second.
 //
 // In an alert storm pagerd opens thousands of incidents a second, and each
-// logs "incident opened". Written out, those lines cost about as much CPU
-// as the incident's own write to the store, and they drown the log
-// pipeline: journald, at its defaults, drops every line of a service past
-// 10,000 in 30 seconds, and the lines it drops then include the errors an
-// operator needs (a provider failing, the store unreachable). A Handler
+// logs "incident opened". Written out, those lines cost nearly as much CPU
+// as the incident's own write to the store (pagerd's side of it), and they
+// drown the log pipeline: journald, at its defaults, drops every line of a
+// service past 10,000 in 30 seconds, and the lines it drops then include
+// the errors an operator needs (a provider failing, the store
+// unreachable). A Handler
 // passes the first lines of each level and message in a second and counts
 // the rest; once the second is over, one line at the same level says how
 // many of which message were dropped. The incidents, pages and refusals

@@ -87,7 +87,7 @@ func TestNoteIsAScriptPerShard(t *testing.T) {
 // TestANotedRecordTakesItsOwnSize: an incident's record after a note takes
 // in Redis about its length, as a written one does. Redis's APPEND, which
 // the note used, reserves as much room again as the string's new length
-// for the appends to come (Redis 7: a 900-byte record took 1,840 bytes),
+// for the appends to come (Redis 7: an 850-byte string took 1,840 bytes),
 // and a storm's bundle notes every incident it held, often as their last
 // write (resolved before the bundle went out): twice the memory, for as
 // long as they are kept.

@@ -40,7 +40,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if *logPerSecond < 0 {
 		return fail(stderr, "serve", fmt.Errorf("--log-per-second %d: use 0 (every line) or more", *logPerSecond))
 	}
-	log := slog.New(logsample.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}), *logPerSecond))
+	sampled := logsample.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}), *logPerSecond)
+	// Last, after every other deferred step's lines: the lines dropped in
+	// pagerd's last second are said, not lost with its timers.
+	defer logsample.Flush(sampled)
+	log := slog.New(sampled)
 	if *shutdownDelay < 0 {
 		return fail(stderr, "serve", fmt.Errorf("--shutdown-delay %s: use 0 or more", *shutdownDelay))
 	}

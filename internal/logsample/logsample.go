@@ -155,6 +155,35 @@ func (s *state) sayDue(k kind, start int64) {
 	s.say(context.Background(), k.level, k.msg, done)
 }
 
+// Flush says the dropped lines of every kind not said yet: a process that
+// exits within a second of a storm calls it last, since that second's
+// timers would not fire. h is what New returned; for a handler New did
+// not wrap, Flush does nothing.
+func Flush(h slog.Handler) {
+	lh, ok := h.(*Handler)
+	if !ok {
+		return
+	}
+	s := lh.state
+	type due struct {
+		k kind
+		c second
+	}
+	var dues []due
+	s.mu.Lock()
+	for k, c := range s.kinds {
+		if c.dropped > 0 {
+			dues = append(dues, due{k, *c})
+			// A timer still armed finds nothing to say.
+			c.dropped, c.armed = 0, false
+		}
+	}
+	s.mu.Unlock()
+	for _, d := range dues {
+		s.say(context.Background(), d.k.level, d.k.msg, d.c)
+	}
+}
+
 // say writes the line that counts a second's dropped lines of a kind.
 func (s *state) say(ctx context.Context, l slog.Level, msg string, c second) {
 	r := slog.NewRecord(time.Now(), l, DroppedMessage, 0)

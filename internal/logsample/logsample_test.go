@@ -78,6 +78,37 @@ func TestAStormOfOneLineIsCutAndCounted(t *testing.T) {
 	}
 }
 
+// TestFlushSaysWhatNoTimerHasYet: a process that exits within the second
+// of a storm says its dropped lines by Flush, once: neither the second's
+// timer nor the next second's first line says them again.
+func TestFlushSaysWhatNoTimerHasYet(t *testing.T) {
+	buf := &logtest.Buffer{}
+	h := logsample.New(slog.NewJSONHandler(buf, nil), 2)
+	// An hour ahead: the second's timer does not fire in the test.
+	at := time.Now().Add(time.Hour).Truncate(time.Second)
+	for i := range 5 {
+		handle(t, h, at.Add(time.Duration(i)*time.Millisecond), slog.LevelWarn, "page late")
+	}
+	if _, dropped := counts(t, buf); len(dropped) != 0 {
+		t.Fatalf("dropped lines said before the second ended: %v", dropped)
+	}
+	logsample.Flush(h)
+	_, dropped := counts(t, buf)
+	if len(dropped) != 1 || dropped[0]["dropped"] != 3.0 || dropped[0]["written"] != 2.0 || dropped[0]["level"] != "WARN" {
+		t.Fatalf("Flush said %v, want one line: 3 dropped, 2 written, at WARN", dropped)
+	}
+	handle(t, h, at.Add(time.Second), slog.LevelWarn, "page late")
+	logsample.Flush(h)
+	n, dropped := counts(t, buf)
+	if len(dropped) != 1 {
+		t.Fatalf("dropped lines said %d times, want once: %v", len(dropped), dropped)
+	}
+	if n["WARN page late"] != 3 {
+		t.Errorf("%d page late lines written, want 3", n["WARN page late"])
+	}
+	logsample.Flush(slog.NewJSONHandler(buf, nil)) // not New's: nothing to say
+}
+
 // TestDroppedLinesAreSaidWhenNoLineFollows: the count of a second's
 // dropped lines is written when the second ends, with no later line of the
 // kind to bring it.

@@ -149,16 +149,7 @@ type Dispatcher struct {
 	log         *slog.Logger
 	m           *dispatchMetrics
 	wake        chan struct{}
-	// claimSoon is set while Run waits on a hold (wakeGap) whose end
-	// starts a claim: that claim sees every incident written and every
-	// step finished before it, so a Wake or a worker's finished step then
-	// need not wake the loop. Under load each of them did, once per
-	// alert, and each wake-up of a goroutine costs the scheduler (often a
-	// hand-over to the other CPU) more than the loop's work for it.
-	claimSoon atomic.Bool
-	// rounds counts the times Run's loop went round (woke), for tests.
-	rounds  atomic.Int64
-	journal *journal
+	journal     *journal
 	// behind is how late, in ns, the earliest of the last claims was
 	// (Behind).
 	behind atomic.Int64
@@ -316,11 +307,6 @@ func (d *Dispatcher) noteBehind(claims []store.Claim, now time.Time) {
 // Wake makes the dispatcher look at the due set now (a new incident's first
 // page is due at once).
 func (d *Dispatcher) Wake() {
-	// The caller wrote the incident before this load; the pending claim
-	// clears the flag before it reads the store, so it sees the write.
-	if d.claimSoon.Load() {
-		return
-	}
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -341,31 +327,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		nudges = n.Nudges(ctx)
 	}
 	workCtx := context.WithoutCancel(ctx)
-	// A worker that finishes a claim frees its slot (inflight) and says
-	// so on done, unless a claim is due soon anyway (claimSoon), which
-	// reads inflight when it starts.
 	done := make(chan struct{}, d.o.Workers)
-	var inflight atomic.Int64
-	var working sync.WaitGroup
-	finished := func() {
-		inflight.Add(-1)
-		// After the slot is freed: a loop that cleared claimSoon before
-		// reading inflight either sees the slot or is told on done.
-		// done is a wake-up, not a count: a full buffer has one
-		// pending already.
-		if !d.claimSoon.Load() {
-			select {
-			case done <- struct{}{}:
-			default:
-			}
-		}
-		working.Done()
-	}
 	pool := d.newWorkers()
 	defer pool.stop()
 	var aside sync.WaitGroup // recordJournal, on a goroutine of its own
 	defer aside.Wait()
-	defer d.claimSoon.Store(false)
+	inflight := 0
 	backlog := false // the last claim filled every free slot: more may be due
 	failing := d.storeStreak()
 	d.noteProgress(d.o.Now())
@@ -383,15 +350,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// tool, a replica that did not nudge).
 	var lastEverywhere time.Time
 	for {
-		// Cleared before anything is read: what comes from here on may
-		// be after the loop's look, and wakes it.
-		d.claimSoon.Store(false)
-		d.rounds.Add(1)
-		// The wakes and finished steps already said are covered by the
-		// claim this round makes or holds for; with no worker free, the
-		// next one to finish says so again.
-		drain(done)
-		drain(d.wake)
 		d.recordAside(ctx, &aside)
 		var t *time.Timer
 		var timer <-chan time.Time
@@ -399,8 +357,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			t = time.NewTimer(hold)
 			timer = t.C
 			hold = 0
-			d.claimSoon.Store(true)
-		} else if free := d.o.Workers - int(inflight.Load()); free > 0 {
+		} else if free := d.o.Workers - inflight; free > 0 {
 			lastClaim = time.Now()
 			lost := timeNotRunning()
 			cctx, cancel := context.WithTimeout(ctx, d.claimTimeout())
@@ -432,9 +389,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				// shards of which one failed) are leased: worked, or
 				// their pages wait for the lease to run out.
 				for _, c := range claims {
-					inflight.Add(1)
-					working.Add(1)
-					d.start(workCtx, pool, claimWork{c: c, asked: now, lost: lost, sendBy: sendBy, late: late}, finished)
+					inflight++
+					d.start(workCtx, pool, claimWork{c: c, asked: now, lost: lost, sendBy: sendBy, late: late}, done)
 				}
 				// Back off (capped, with jitter) instead of asking again at
 				// once; say so once per streak, not once per try.
@@ -453,9 +409,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 					d.noteBehind(nil, now)
 				}
 				for _, c := range claims {
-					inflight.Add(1)
-					working.Add(1)
-					d.start(workCtx, pool, claimWork{c: c, asked: now, lost: lost, sendBy: sendBy, late: late}, finished)
+					inflight++
+					d.start(workCtx, pool, claimWork{c: c, asked: now, lost: lost, sendBy: sendBy, late: late}, done)
 				}
 				backlog = more
 				if more {
@@ -473,11 +428,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			working.Wait()
+			for ; inflight > 0; inflight-- {
+				<-done
+			}
 			return nil
 		case <-done:
+			inflight--
 			if backlog {
-				coalesce(done, claimCoalesce)
+				inflight -= coalesce(done, claimCoalesce)
 			} else {
 				// Nothing else was due: the claim after a step only
 				// looks for its incident's next deadline, which no
@@ -580,26 +538,17 @@ const wakeGap = 5 * time.Millisecond
 // instead of one claim per slot.
 const claimCoalesce = time.Millisecond
 
-// drain takes the signals pending on c.
-func drain(c <-chan struct{}) {
-	for {
-		select {
-		case <-c:
-		default:
-			return
-		}
-	}
-}
-
-// coalesce takes the signals on done within d.
-func coalesce(done <-chan struct{}, d time.Duration) {
+// coalesce counts the signals on done within d.
+func coalesce(done <-chan struct{}, d time.Duration) int {
 	t := time.NewTimer(d)
 	defer t.Stop()
+	n := 0
 	for {
 		select {
 		case <-done:
+			n++
 		case <-t.C:
-			return
+			return n
 		}
 	}
 }
@@ -629,8 +578,7 @@ type claimWork struct {
 	// late is set for a claim that came back after more than half its
 	// lease: kept a lease ahead before it is worked (keepLate).
 	late bool
-	// finished is called once the claim is worked (or let go).
-	finished func()
+	done chan<- struct{}
 }
 
 func (d *Dispatcher) newWorkers() *workers {
@@ -640,9 +588,9 @@ func (d *Dispatcher) newWorkers() *workers {
 // stop ends the workers once they have worked what was submitted.
 func (w *workers) stop() { close(w.in) }
 
-// start works one claimed incident on a worker and then calls finished.
-// The caller keeps at most Workers in flight, so it never waits here.
-func (d *Dispatcher) start(ctx context.Context, w *workers, cw claimWork, finished func()) {
+// start works one claimed incident on a worker and signals done. The
+// caller keeps at most Workers in flight, so it never waits here.
+func (d *Dispatcher) start(ctx context.Context, w *workers, cw claimWork, done chan<- struct{}) {
 	c := cw.c
 	d.m.claims.Inc()
 	if c.Takeover {
@@ -658,17 +606,17 @@ func (d *Dispatcher) start(ctx context.Context, w *workers, cw claimWork, finish
 					var ok bool
 					if cw.asked, cw.sendBy, ok = d.keepLate(cw.ctx, cw.c); !ok {
 						d.noteProgress(d.o.Now())
-						cw.finished()
+						cw.done <- struct{}{}
 						continue
 					}
 				}
 				d.workClaim(notify.WithStallMark(cw.ctx, cw.lost), cw.c, cw.asked, cw.sendBy)
 				d.noteProgress(d.o.Now())
-				cw.finished()
+				cw.done <- struct{}{}
 			}
 		}()
 	}
-	cw.ctx, cw.finished = ctx, finished
+	cw.ctx, cw.done = ctx, done
 	w.in <- cw
 }
 
@@ -737,7 +685,6 @@ const claimFailed = "failed"
 // and tools that move their own clock.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	done := make(chan struct{}, d.o.Workers)
-	finished := func() { done <- struct{}{} }
 	pool := d.newWorkers()
 	defer pool.stop()
 	inflight, total := 0, 0
@@ -746,7 +693,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		claims, err := d.o.Store.ClaimDue(ctx, now, d.o.Lease, d.o.Workers-inflight)
 		for _, c := range claims {
 			inflight++
-			d.start(ctx, pool, claimWork{c: c, asked: now, lost: lost, sendBy: now.Add(d.sendWindow())}, finished)
+			d.start(ctx, pool, claimWork{c: c, asked: now, lost: lost, sendBy: now.Add(d.sendWindow())}, done)
 		}
 		total += len(claims)
 		if err != nil || (len(claims) == 0 && inflight == 0) {

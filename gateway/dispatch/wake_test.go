@@ -57,7 +57,7 @@ func (c *countingClaims) claimedAll(ids []string) int {
 // TestWakesInAFloodAreFewClaims: in a flood every alert wakes the
 // dispatcher, and a look at the due set for each cost more than the alert
 // (every shard read, on Redis): the wakes that come within wakeGap of a
-// claim are one claim, and no wake-up of the loop each.
+// claim are one claim.
 func TestWakesInAFloodAreFewClaims(t *testing.T) {
 	st, err := boltstore.Open(t.TempDir())
 	if err != nil {
@@ -94,7 +94,6 @@ func TestWakesInAFloodAreFewClaims(t *testing.T) {
 	// Twenty senders at once, so the embedded store's commits are
 	// shared and the flood comes faster than one a wakeGap.
 	before, start = cs.claims.Load(), time.Now()
-	rounds := d.rounds.Load()
 	ids := make([]string, 200)
 	var wg sync.WaitGroup
 	for w := range 20 {
@@ -129,17 +128,9 @@ func TestWakesInAFloodAreFewClaims(t *testing.T) {
 	cancel()
 	<-ran
 	claims = cs.claims.Load() - before
-	rounds = d.rounds.Load() - rounds
-	t.Logf("200 incidents over %v: %d claims, the loop woke %d times", elapsed, claims, rounds)
+	t.Logf("200 incidents over %v: %d claims", elapsed, claims)
 	if most := int64(elapsed/wakeGap) + 2; claims > most {
 		t.Errorf("200 incidents over %v made %d claims, want at most %d (one per %v)", elapsed.Round(time.Millisecond), claims, most, wakeGap)
-	}
-	// Nor a wake-up of the loop each: a wake or a finished step while a
-	// claim is held for (claimSoon) is left to that claim. Each wake-up
-	// costs the scheduler a hand-over, often to the other CPU; the loop
-	// woke 191 to 246 times here before, about twice an incident.
-	if most := 3*claims + 5; rounds > most {
-		t.Errorf("200 incidents woke the loop %d times for %d claims, want at most %d", rounds, claims, most)
 	}
 }
 

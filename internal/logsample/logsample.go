@@ -7,10 +7,9 @@
 // drown the log pipeline: journald, at its defaults, drops every line of a
 // service past 10,000 in 30 seconds, and the lines it drops then include
 // the errors an operator needs (a provider failing, the store
-// unreachable). A Handler
-// passes the first lines of each level and message in a second and counts
-// the rest; once the second is over, one line at the same level says how
-// many of which message were dropped. The incidents, pages and refusals
+// unreachable). A Handler passes the first lines of each level and message
+// in a second and counts the rest; once the second is over, one line at
+// the same level says how many of which message were dropped. The incidents, pages and refusals
 // themselves are in the store, the API and the metrics, not only the log.
 package logsample
 
@@ -166,21 +165,20 @@ func Flush(h slog.Handler) {
 	}
 	s := lh.state
 	type due struct {
-		k kind
-		c second
+		k     kind
+		start int64
 	}
 	var dues []due
 	s.mu.Lock()
 	for k, c := range s.kinds {
 		if c.dropped > 0 {
-			dues = append(dues, due{k, *c})
-			// A timer still armed finds nothing to say.
-			c.dropped, c.armed = 0, false
+			dues = append(dues, due{k, c.start})
 		}
 	}
 	s.mu.Unlock()
+	// As the seconds' timers would: each said once, whichever comes first.
 	for _, d := range dues {
-		s.say(context.Background(), d.k.level, d.k.msg, d.c)
+		s.sayDue(d.k, d.start)
 	}
 }
 

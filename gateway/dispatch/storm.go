@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/acklink"
@@ -695,33 +696,45 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 	for i, p := range pages {
 		ids[i] = p.Incident
 	}
-	var statuses map[string]policy.Status
-	err := d.inTurn(ctx, forMessage, c.Due, func() (err error) {
-		statuses, err = d.o.Store.Statuses(ctx, ids)
-		return err
-	})
-	// A store that refuses for good (a record it cannot decode) would
-	// refuse at every claim: the message never went out, and every new
-	// page to its person on its channel was held behind it. The message
-	// then names every incident held: a page too many beats pages lost.
-	unread := err != nil && !errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil
-	if unread {
-		d.log.Error("storm message: its incidents' statuses could not be read; it names every incident held, those acknowledged or resolved meanwhile too",
-			"storm", c.Storm, "incidents", len(ids), "err", err)
-	} else if err != nil {
-		return f, err
-	}
 	var live, gone []store.HeldPage
-	for _, p := range pages {
-		if unread || stillPaged(p, statuses[p.Incident]) {
-			live = append(live, p)
-		} else {
-			gone = append(gone, p)
+	for rebuilt := 0; ; rebuilt++ {
+		var statuses map[string]policy.Status
+		err := d.inTurn(ctx, forMessage, c.Due, func() (err error) {
+			statuses, err = d.o.Store.Statuses(ctx, ids)
+			return err
+		})
+		// A store that refuses for good (a record it cannot decode) would
+		// refuse at every claim: the message never went out, and every new
+		// page to its person on its channel was held behind it. The message
+		// then names every incident held: a page too many beats pages lost.
+		unread := err != nil && !errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil
+		if unread {
+			d.log.Error("storm message: its incidents' statuses could not be read; it names every incident held, those acknowledged or resolved meanwhile too",
+				"storm", c.Storm, "incidents", len(ids), "err", err)
+		} else if err != nil {
+			return f, err
 		}
-	}
-	live = d.unheld(ctx, c.Storm, live, now)
-	if len(live) > 0 {
-		if f.notes, f.pushed, err = d.sendBundle(ctx, cfg, c, user, channel, live, gone, now, sendBy); err != nil {
+		live, gone = nil, nil
+		for _, p := range pages {
+			if unread || stillPaged(p, statuses[p.Incident]) {
+				live = append(live, p)
+			} else {
+				gone = append(gone, p)
+			}
+		}
+		live = d.unheld(ctx, c.Storm, live, now)
+		if len(live) == 0 {
+			break
+		}
+		notes, pushed, err := d.sendBundle(ctx, cfg, c, user, channel, live, gone, now, sendBy, rebuilt < maxRebuilds)
+		if errors.Is(err, errRebuild) {
+			// Some of its incidents were acknowledged or resolved
+			// before it went out: it goes without them.
+			now = d.o.Now().UTC().Truncate(time.Millisecond)
+			continue
+		}
+		f.notes, f.pushed = notes, pushed
+		if err != nil {
 			return f, err
 		}
 		// The next window counts the pages the message carried when it
@@ -738,6 +751,7 @@ func (d *Dispatcher) sendHeld(ctx context.Context, cfg *policy.Config, c store.C
 				f.top = min(f.top, p.Rank)
 			}
 		}
+		break
 	}
 	if len(gone) > 0 {
 		d.log.Info("storm bundle left out incidents acknowledged or resolved while held", "storm", c.Storm, "left_out", len(gone))
@@ -1029,7 +1043,7 @@ func (e *sentBack) Error() string {
 // provider itself has kept sending back for notify.MaxRetryAfter since
 // its first 429 (Storms.SentBack) fails.
 func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store.Claim, user, channel string,
-	live, gone []store.HeldPage, now, sendBy time.Time) (map[string][]store.Entry, []string, error) {
+	live, gone []store.HeldPage, now, sendBy time.Time, exact bool) (map[string][]store.Entry, []string, error) {
 	notes := make(map[string][]store.Entry, len(live))
 	ref := "" // what the provider created for the message sent (Twilio's SMS or call SID)
 	record := func(typ, detail, bundle string, at time.Time) {
@@ -1105,11 +1119,26 @@ func (d *Dispatcher) sendBundle(ctx context.Context, cfg *policy.Config, c store
 		// send window (flush looked before them).
 		return nil, nil, errPastSendBy
 	}
+	// stale says the question found some of its incidents no longer
+	// paged, and others still paged (exact).
+	var stale atomic.Bool
 	sctx, sentRef := notify.WithSentRef(notify.WithStillDue(ctx, func(ctx context.Context) bool {
-		return d.askSafely("a storm message", func() bool { return d.bundleStillDue(ctx, live) }, "storm", c.Storm, "bundle", b.ID)
+		return d.askSafely("a storm message", func() bool {
+			all, some := d.bundleStillDue(ctx, live)
+			if exact && some && !all {
+				stale.Store(true)
+				return false
+			}
+			return some
+		}, "storm", c.Storm, "bundle", b.ID)
 	}))
 	err := d.send(sctx, n, msg)
 	sentAt := d.o.Now().UTC().Truncate(time.Millisecond)
+	if errors.Is(err, notify.ErrNoLongerDue) && stale.Load() {
+		d.log.Info("storm bundle called off to go again without incidents acknowledged or resolved while it was retried or waited, or while pagerd stalled before its request went out",
+			"storm", c.Storm, "bundle", b.ID, "incidents", len(live), "via", contact.Via)
+		return nil, nil, errRebuild
+	}
 	if errors.Is(err, notify.ErrNoLongerDue) {
 		// Nothing went out: the timelines keep their notify_held, as for
 		// incidents acknowledged before the flush.
@@ -1194,11 +1223,13 @@ func bundleUrgency(live []store.HeldPage, top string) string {
 }
 
 // bundleStillDue is what a storm message's retries and waits ask
-// (notify.WithStillDue): does any of its pages still page its incident
-// (stillPaged)? It pages for all of them, so it is called off only when
-// none does. A read that fails answers yes, made once more first when it
+// (notify.WithStillDue): do all of its pages still page their incidents
+// (stillPaged), and does any? None: it is called off. Some and not all:
+// it is called off and goes again without those that no longer do
+// (sendBundle's exact), as long as maxRebuilds allows; past that, it goes
+// as it is. A read that fails answers all, made once more first when it
 // failed other than by running out of time (stillDue).
-func (d *Dispatcher) bundleStillDue(ctx context.Context, live []store.HeldPage) bool {
+func (d *Dispatcher) bundleStillDue(ctx context.Context, live []store.HeldPage) (all, some bool) {
 	ids := make([]string, len(live))
 	for i, p := range live {
 		ids[i] = p.Incident
@@ -1206,15 +1237,30 @@ func (d *Dispatcher) bundleStillDue(ctx context.Context, live []store.HeldPage) 
 	statuses, err := readTwice(ctx, func(ctx context.Context) (map[string]policy.Status, error) { return d.o.Store.Statuses(ctx, ids) })
 	if err != nil {
 		d.log.Warn("dispatcher: could not tell whether a storm message retried is still due; it goes out", "incidents", len(ids), "err", err)
-		return true
+		return true, true
 	}
+	all = true
 	for _, p := range live {
 		if stillPaged(p, statuses[p.Incident]) {
-			return true
+			some = true
+		} else {
+			all = false
 		}
 	}
-	return false
+	return all, some
 }
+
+// maxRebuilds bounds how many times one flush's message is called off to
+// go again without incidents acknowledged or resolved before it went out
+// (bundleStillDue): each time takes a retry, a wait or a stall, so more
+// are rare; a flood whose incidents are acknowledged one by one as its
+// message is retried must not keep it from going out.
+const maxRebuilds = 2
+
+// errRebuild is sendBundle's error for a message called off because some
+// of its incidents, not all, no longer page: nothing went out, and
+// sendHeld makes it again from their statuses then.
+var errRebuild = errors.New("storm message called off to go again without incidents acknowledged or resolved meanwhile")
 
 // unheld is live without the pages of incidents a maintenance window holds
 // (policy.Incident.Maintenance): the window's start stopped their pages,

@@ -49,13 +49,15 @@ services:
 type triggeredStore struct {
 	store.Store
 	onStatuses func()
-	onFlushed  func()
-	heldErr    error // Held's, when set
-	heldEdit   func([]store.HeldPage) []store.HeldPage
-	noteErr    error // Note's, when set
-	getErr     error // Get's, when set
-	mu         sync.Mutex
-	flushed    []bool // what each Flushed returned
+	// statusOf, when set, is each incident's status (else triggered).
+	statusOf  func(id string) policy.Status
+	onFlushed func()
+	heldErr   error // Held's, when set
+	heldEdit  func([]store.HeldPage) []store.HeldPage
+	noteErr   error // Note's, when set
+	getErr    error // Get's, when set
+	mu        sync.Mutex
+	flushed   []bool // what each Flushed returned
 }
 
 func (s *triggeredStore) Held(ctx context.Context, storm string) ([]store.HeldPage, error) {
@@ -90,6 +92,9 @@ func (s *triggeredStore) Statuses(_ context.Context, ids []string) (map[string]p
 	out := map[string]policy.Status{}
 	for _, id := range ids {
 		out[id] = policy.StatusTriggered
+		if s.statusOf != nil {
+			out[id] = s.statusOf(id)
+		}
 	}
 	return out, nil
 }

@@ -20,6 +20,8 @@ import (
 // relay restarting does: "greet" (at once, no greeting), "mail" (after
 // reading MAIL FROM, before answering), "dot" (after the whole message and
 // its final ".", before answering), or "" (never: it takes every message).
+// "garble" closes nowhere but answers the final "." with a line that is no
+// SMTP reply, as a middlebox that rewrites replies can.
 // It counts sessions and keeps the messages it read whole.
 type closingSMTP struct {
 	addr     string
@@ -87,6 +89,10 @@ func (s *closingSMTP) serve(c net.Conn, closeAt string) {
 			if closeAt == "dot" {
 				return
 			}
+			if closeAt == "garble" {
+				say("25O 2.0.0 Ok: queued as 4F2B1C")
+				continue
+			}
 			say("250 queued")
 		case cmd == "QUIT":
 			say("221 bye")
@@ -143,6 +149,26 @@ func TestEmailServerClosingBeforeDataIsRetried(t *testing.T) {
 // been sent (docs/RELIABILITY.md), not a plain failure.
 func TestEmailServerClosingAfterDotIsMaybeSent(t *testing.T) {
 	srv := newClosingSMTP(t, "dot")
+	err := chain(t, email.Options{Smarthost: srv.addr, From: "pagerd@aion.example", TLS: email.NoTLS, Timeout: 2 * time.Second}).
+		Notify(context.Background(), page())
+	if got := len(srv.messages()); got != 1 || srv.sessions.Load() != 1 {
+		t.Errorf("%d messages in %d sessions, want 1 in 1", got, srv.sessions.Load())
+	}
+	if !errors.Is(err, notify.ErrMaybeSent) || notify.IsTemporary(err) || !strings.HasPrefix(err.Error(), "may have been sent: email: ") {
+		t.Errorf("temporary %v err %v, want may have been sent", notify.IsTemporary(err), err)
+	}
+}
+
+// TestEmailGarbledAnswerAfterDotIsMaybeSent: the server read the whole
+// message, its final "." included, and answered with a line that is no
+// SMTP reply (a middlebox rewriting replies, a reply cut short). Only the
+// server's own refusal (a 4xx or 5xx) says it did not take the mail; this
+// said nothing, and was reported "failed", a refused page, though the
+// mail may well be delivered: the person's next step came at once, the
+// level could be escalated as one that reached nobody, and the breaker
+// did not count it. It may have been sent, and is not sent again.
+func TestEmailGarbledAnswerAfterDotIsMaybeSent(t *testing.T) {
+	srv := newClosingSMTP(t, "garble")
 	err := chain(t, email.Options{Smarthost: srv.addr, From: "pagerd@aion.example", TLS: email.NoTLS, Timeout: 2 * time.Second}).
 		Notify(context.Background(), page())
 	if got := len(srv.messages()); got != 1 || srv.sessions.Load() != 1 {

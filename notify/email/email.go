@@ -312,13 +312,16 @@ func recipientsOwn(se *smtp.SMTPError) bool {
 }
 
 // afterData is the failure of the end of DATA, the message sent whole: the
-// server's refusal is what failed says, but a network failure, a timeout
-// awaiting its answer or the connection closed before it may come after
-// it took the message, which a retry would send again (notify.MaybeSent).
+// server's refusal (a 4xx or 5xx reply) is what failed says, but anything
+// else may come after it took the message: a network failure, a timeout
+// awaiting its answer, the connection closed before it, or an answer that
+// is no SMTP reply (a middlebox rewriting replies, a line cut short). A
+// retry would send it again, and a failure would count it refused
+// (notify.MaybeSent).
 func (n *Notifier) afterData(err error) error {
 	e := n.failed("DATA", err)
 	var se *smtp.SMTPError
-	if notify.IsTemporary(e) && !errors.As(err, &se) {
+	if !errors.As(err, &se) {
 		return notify.MaybeSent(e)
 	}
 	return e

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -332,6 +333,51 @@ func TestPushoverEmergencyThatMayHaveBeenSentIsCancelled(t *testing.T) {
 	h.step(fixedNow)
 	if c := po.Cancels(); len(c) != 1 || c[0] != id {
 		t.Fatalf("cancels %v: the emergency that may have been sent goes on alerting after the acknowledgement", c)
+	}
+}
+
+// TestPushoverEmergencyWhoseAnswerIsCutIsCancelled: Pushover takes ann's
+// emergency push and answers 200, but its answer's body does not arrive
+// whole (the connection cut, or stalled past the timeout, after the status
+// line). The cut body read as a refusal: recorded notify_failed as a page
+// that went nowhere, so the level could escalate as one nobody was reached
+// at, the breaker did not count it, and, once the incident was
+// acknowledged, the emergency was not cancelled: her phone went on alerting
+// every retry about an acknowledged incident. A 2xx whose answer was cut
+// may have been sent.
+func TestPushoverEmergencyWhoseAnswerIsCutIsCancelled(t *testing.T) {
+	po := providertest.NewPushover(t)
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/1/messages.json" {
+			po.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		po.ServeHTTP(rec, r) // taken
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(rec.Body.Len()))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the rest never comes
+	}))
+	defer cut.Close()
+	cfg := strings.Replace(pushoverConfig(cut.URL, "http://127.0.0.1:1"), "retry: 30s, expire: 2h}", "retry: 30s, expire: 2h, timeout: 200ms}", 1)
+	h := newHarness(t, withConfig(cfg))
+	id := fire(h)
+	h.step(fixedNow)
+	if ms := po.Messages(); len(ms) != 1 || ms[0].Priority != 2 {
+		t.Fatalf("messages %+v", ms)
+	}
+	if !h.timelineHas(id, "notify_failed", "may have been sent") {
+		t.Fatalf("timeline %+v", h.incident(id).Timeline)
+	}
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	h.step(fixedNow)
+	if c := po.Cancels(); len(c) != 1 || c[0] != id {
+		t.Fatalf("cancels %v: the emergency Pushover took goes on alerting after the acknowledgement", c)
 	}
 }
 

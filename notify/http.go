@@ -189,8 +189,9 @@ const maxAnswer = 64 << 10
 // classed by its status (Answered): a 429 with a Retry-After a page may
 // wait (ProviderRetryAfter) sends it back for its turn (OverRateLimit);
 // Temporary for 429 otherwise and 503 (the provider did not take it),
-// MaybeSent for any other 5xx, final for the rest. A nil check takes any
-// 2xx.
+// MaybeSent for any other 5xx, final for the rest. A 2xx whose body was
+// cut (the connection reset, the timeout) is MaybeSent, whatever check
+// would make of what arrived. A nil check takes any 2xx.
 // Errors name the host only (a URL can carry a token), a redirect's
 // target its path too.
 func (h HTTPSender) Post(ctx context.Context, build func(ctx context.Context) (*http.Request, error), check func(status int, body []byte) error) error {
@@ -224,7 +225,15 @@ func (h HTTPSender) Post(ctx context.Context, build func(ctx context.Context) (*
 		}
 		err = fmt.Errorf("%s: %s answered %d", h.name, req.URL.Host, resp.StatusCode)
 	} else {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		if rerr != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			// The provider took the request (its 2xx), and its answer
+			// was cut (the connection reset, or the timeout, after the
+			// status line): what is left of it is no refusal. Read as
+			// one, a push Pushover took was recorded as reaching nobody
+			// and not cancelled when the incident was acknowledged.
+			return MaybeSent(fmt.Errorf("%s: %s answered %d, its answer cut: %w", h.name, req.URL.Host, resp.StatusCode, rerr))
+		}
 		if err = check(resp.StatusCode, body); err == nil {
 			return nil
 		}

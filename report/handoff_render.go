@@ -85,9 +85,9 @@ func (d *HandoffDoc) heldBy(th TierHolder) string {
 	case o == nil:
 		return nameOr(th.Name)
 	case o.RotationName == "":
-		return fmt.Sprintf("%s (override until %s: %s)", nameOr(th.Name), d.stamp(o.Until), o.Reason)
+		return fmt.Sprintf("%s (override until %s: %s)", nameOr(th.Name), d.stamp(o.Until), oneLine(o.Reason))
 	}
-	return fmt.Sprintf("%s (covering for %s until %s: %s)", nameOr(th.Name), o.RotationName, d.stamp(o.Until), o.Reason)
+	return fmt.Sprintf("%s (covering for %s until %s: %s)", nameOr(th.Name), o.RotationName, d.stamp(o.Until), oneLine(o.Reason))
 }
 
 // counts writes incidents by priority: "8 incidents (P0 1, P1 2, P2 4, P3 1)",
@@ -150,7 +150,7 @@ func (d *HandoffDoc) escalation(e HandoffEscalation) string {
 
 // recurring writes one recurring alert.
 func (d *HandoffDoc) recurring(r Recurring) string {
-	return fmt.Sprintf("%s: %d incidents (%s), %s to %s", r.AlertName, r.Count, strings.Join(r.Priorities, ", "), d.stamp(r.First), d.stamp(r.Last))
+	return fmt.Sprintf("%s: %d incidents (%s), %s to %s", oneLine(r.AlertName), r.Count, strings.Join(r.Priorities, ", "), d.stamp(r.First), d.stamp(r.Last))
 }
 
 // RenderText writes AIVO's handoff template, its bracketed prompts kept
@@ -307,7 +307,7 @@ func (d *HandoffDoc) RenderMarkdown(w io.Writer) error {
 		if n > 0 {
 			p("")
 		}
-		p("- %s", mdText(r.AlertName))
+		p("- %s", mdText(oneLine(r.AlertName)))
 		p("- Frequency: %d incidents this week (%s), %s to %s", r.Count, strings.Join(r.Priorities, ", "), d.stamp(r.First), d.stamp(r.Last))
 		p("- Mitigation: [Current workaround]")
 		p("- Action item: [Long-term fix needed]")

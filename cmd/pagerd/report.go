@@ -122,6 +122,15 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "report", fmt.Errorf("--%s: %w", b.name, err))
 		}
 	}
+	// A period no report covers is the mistake to name, before the
+	// history is opened: its errors (no store in the data dir, a server
+	// that does not answer) would hide it.
+	switch {
+	case !to.After(from):
+		return fail(stderr, "report", fmt.Errorf("--to must be after --from (from %s, to %s)", from.Format(time.RFC3339), to.Format(time.RFC3339)))
+	case to.Sub(from) > report.MaxPeriod:
+		return fail(stderr, "report", fmt.Errorf("--from %s to --to %s is longer than %d weeks: report it in parts", from.Format(time.RFC3339), to.Format(time.RFC3339), report.MaxPeriod/(7*24*time.Hour)))
+	}
 	s, closeSrc, err := src.source(cfg)
 	if err != nil {
 		return fail(stderr, "report", err)

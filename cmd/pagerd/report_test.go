@@ -288,7 +288,12 @@ func TestReportRefusals(t *testing.T) {
 		{[]string{"report", "--config", qstart, "--from", "monday", "--to", "2025-09-15"}, `--from: "monday" is neither a date`},
 		{[]string{"report", "--config", qstart, "--from", "2025-09-08", "--to", "2025-09-15", "-o", "pdf"}, `-o "pdf"`},
 		{[]string{"report", "--config", qstart, "--from", "2025-09-08", "--to", "2025-09-15", "-o", "json", "--payroll"}, "--payroll writes CSV"},
-		{[]string{"report", "--config", qstart, "--from", "2025-09-15", "--to", "2025-09-08", "--data-dir", empty}, "no store in data dir"},
+		{[]string{"report", "--config", qstart, "--from", "2025-09-08", "--to", "2025-09-15", "--data-dir", empty}, "no store in data dir"},
+		// A period no report covers is named as such, whatever the history.
+		{[]string{"report", "--config", qstart, "--from", "2025-09-15", "--to", "2025-09-08", "--data-dir", empty}, "--to must be after --from"},
+		{[]string{"report", "--config", qstart, "--from", "2025-09-15", "--to", "2025-09-15", "--data-dir", empty}, "--to must be after --from"},
+		{[]string{"report", "--config", qstart, "--from", "2025-09-15", "--to", "2025-09-08", "--server", "http://127.0.0.1:1"}, "--to must be after --from"},
+		{[]string{"report", "--config", qstart, "--from", "2005-09-15", "--to", "2025-09-15", "--data-dir", empty}, "is longer than 520 weeks"},
 		{[]string{"report", "--config", redisCfg, "--from", "2025-09-08", "--to", "2025-09-15"}, "the config keeps incidents in Redis (server.redis): read them through a running pagerd with --server URL"},
 		{[]string{"report", "--config", qstart, "--from", "2025-09-08", "--to", "2025-09-15", "--server", "http://x", "--data-dir", empty}, "read from one or the other"},
 		{[]string{"handoff", "--config", aivo, "--schedule", "nope"}, `--schedule: no schedule "nope" is defined`},

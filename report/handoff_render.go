@@ -346,7 +346,10 @@ func nameOr(n string) string {
 // mdText escapes what markdown would read as markup in a summary or name
 // an alert sender chose; the template's own brackets are written as they
 // are, and so is an underscore inside a word (America/New_York), which
-// markdown leaves alone.
+// markdown leaves alone. A closing bracket right before a parenthesis is
+// escaped, so that "[Runbook](https://…)" or "![x](https://…)" in a
+// sender's text is shown as written, never made a link with text of the
+// sender's choosing, or an image the reader's client fetches.
 func mdText(s string) string {
 	var b strings.Builder
 	word := func(i int) bool {
@@ -360,6 +363,11 @@ func mdText(s string) string {
 		switch c := s[i]; c {
 		case '\\', '`', '*', '|':
 			b.WriteByte('\\')
+			b.WriteByte(c)
+		case ']':
+			if i+1 < len(s) && s[i+1] == '(' {
+				b.WriteByte('\\')
+			}
 			b.WriteByte(c)
 		case '_':
 			if !word(i-1) || !word(i+1) {

@@ -180,6 +180,9 @@ func TestMarkdownEscapesSenderText(t *testing.T) {
 		"_emphasis_ and *bold*":  `\_emphasis\_ and \*bold\*`,
 		"a | b <script> `code`":  "a \\| b &lt;script&gt; \\`code\\`",
 		"[P0] API down (00-abc)": "[P0] API down (00-abc)",
+		// A sender's link or image is shown as written, not made one.
+		"see [runbook](https://evil.example/login)": `see [runbook\](https://evil.example/login)`,
+		"![x](https://evil.example/p.png) [P1]":     `![x\](https://evil.example/p.png) [P1]`,
 	} {
 		if got := mdText(in); got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)

@@ -205,16 +205,28 @@ func (w *ReportWeek) Day() time.Weekday {
 	return time.Weekday(*w.Weekday)
 }
 
+// begins is the weekday and time of day weeks begin at, 24:00 read as the
+// next day's 00:00: weeks that default to a schedule's handoff at Monday
+// 24:00 begin on Tuesdays at midnight, so that Start and Next, which
+// place the time on a date, agree on the day.
+func (w *ReportWeek) begins() (time.Weekday, TimeOfDay) {
+	if w.Time.Hour == 24 {
+		return (w.Day() + 1) % 7, TimeOfDay{set: true}
+	}
+	return w.Day(), w.Time
+}
+
 // Start is the beginning of the report week holding t: the latest instant
 // at or before t that the week's weekday and time show on the local clock.
 func (w *ReportWeek) Start(t time.Time) time.Time {
 	loc := w.Location()
 	local := t.In(loc)
-	back := floorMod(int(local.Weekday())-int(w.Day()), 7)
+	day, tod := w.begins()
+	back := floorMod(int(local.Weekday())-int(day), 7)
 	d := DateOf(local).AddDays(-back)
-	s := wallClock(d, w.Time, loc)
+	s := wallClock(d, tod, loc)
 	if s.After(t) {
-		s = wallClock(d.AddDays(-7), w.Time, loc)
+		s = wallClock(d.AddDays(-7), tod, loc)
 	}
 	return s
 }
@@ -222,7 +234,8 @@ func (w *ReportWeek) Start(t time.Time) time.Time {
 // Next is the beginning of the report week after the one starting at
 // start (start must be a week's start).
 func (w *ReportWeek) Next(start time.Time) time.Time {
-	return wallClock(DateOf(start.In(w.Location())).AddDays(7), w.Time, w.Location())
+	_, tod := w.begins()
+	return wallClock(DateOf(start.In(w.Location())).AddDays(7), tod, w.Location())
 }
 
 // String describes the week: "Monday 08:00 America/New_York".

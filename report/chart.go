@@ -28,7 +28,12 @@ func (r *Report) Charts() []Chart {
 	for i, w := range r.Weeks {
 		labels[i] = w.Start.In(r.loc()).Format("Jan 2")
 		inc[i] = float64(w.Incidents)
-		mtta[i] = time.Duration(w.MTTA.Mean).Seconds()
+		// A week with no acknowledged incident has no MTTA: no bar, rather
+		// than one of zero that reads as the fastest response of all.
+		mtta[i] = math.NaN()
+		if w.MTTA.Count > 0 {
+			mtta[i] = time.Duration(w.MTTA.Mean).Seconds()
+		}
 		night[i] = float64(w.NightPages)
 	}
 	count := func(v float64) string { return fmt.Sprintf("%.0f", v) }
@@ -62,11 +67,14 @@ const (
 )
 
 // barChart draws one bar per week with its value above it, a scale of
-// three grid lines and, when goal is set, the goal as a dashed line.
+// three grid lines and, when goal is set, the goal as a dashed line. A
+// value that is NaN has none: its week gets no bar, only a dash.
 func barChart(title string, labels []string, values []float64, format func(float64) string, goal *GoalValue, color string, nice func(float64) float64) string {
 	top := 0.0
 	for _, v := range values {
-		top = math.Max(top, v)
+		if !math.IsNaN(v) {
+			top = math.Max(top, v)
+		}
 	}
 	if goal != nil {
 		top = math.Max(top, goal.Value)
@@ -91,10 +99,16 @@ func barChart(title string, labels []string, values []float64, format func(float
 		every := (n + 11) / 12 // at most 12 week labels
 		for i, v := range values {
 			x := float64(padLeft) + slot*float64(i) + (slot-w)/2
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s</title></rect>`+"\n",
-				x, y(v), w, y(0)-y(v), color, html.EscapeString(labels[i]), html.EscapeString(format(v)))
-			if v > 0 && n <= 26 {
-				fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#222222">%s</text>`+"\n", x+w/2, y(v)-4, html.EscapeString(format(v)))
+			switch {
+			case math.IsNaN(v) && n <= 26:
+				fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#555555"><title>%s: none</title>–</text>`+"\n", x+w/2, y(0)-4, html.EscapeString(labels[i]))
+			case math.IsNaN(v):
+			default:
+				fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s</title></rect>`+"\n",
+					x, y(v), w, y(0)-y(v), color, html.EscapeString(labels[i]), html.EscapeString(format(v)))
+				if v > 0 && n <= 26 {
+					fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#222222">%s</text>`+"\n", x+w/2, y(v)-4, html.EscapeString(format(v)))
+				}
 			}
 			if i%every == 0 {
 				fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555555">%s</text>`+"\n", x+w/2, chartH-padBottom+16, html.EscapeString(labels[i]))

@@ -301,3 +301,29 @@ func TestPaySaysWhoseClockIsAGuess(t *testing.T) {
 		}
 	}
 }
+
+// TestPaySaysAServiceGoneFromTheConfigEarnedNothing: incidents of a
+// service the config no longer has (renamed, or removed since) are paid
+// by no compensation policy. The report said only that they were counted
+// without targets or business hours, and so did the notes pagerd report
+// --payroll writes to stderr, while their after-hours time was missing
+// from the CSV: a renamed paid service cost its people their pay for the
+// weeks before the rename without a word.
+func TestPaySaysAServiceGoneFromTheConfigEarnedNothing(t *testing.T) {
+	cfg := loadSeed(t, "aion-r.yaml")
+	// Wednesday 20:00 UTC to 23:00, worked by Engineer A, under the
+	// service's old name.
+	inc := incident(time.UTC, "01-old", "aion-platform", "SEV-2", "2025-10-08 20:00", "Model serving down", nil,
+		page(0, 1, "eng-a", "push"), ack(3*m, 1, "eng-a"), resolve(3*time.Hour, "eng-a"))
+	r, err := Build(cfg, Options{From: time.Date(2025, 10, 6, 0, 0, 0, 0, time.UTC), To: time.Date(2025, 10, 13, 0, 0, 0, 0, time.UTC)}, []Incident{inc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Pay.Incidents) != 0 {
+		t.Fatalf("paid %+v", r.Pay.Incidents)
+	}
+	want := `service "aion-platform" is not in the config: its 1 incident(s) are counted without targets or business hours, and earn no pay (no compensation policy is known for them): if the service was paid, pay them by hand (01-old)`
+	if !slices.Contains(r.Notes, want) {
+		t.Errorf("notes %q lack %q", r.Notes, want)
+	}
+}

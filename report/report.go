@@ -31,6 +31,7 @@ type Builder struct {
 	weeks      map[int64]*weekAcc // by the week start's Unix time
 	pay        *payAcc
 	unknownSvc map[string]int
+	unknownIDs map[string][]string // the first maxUnknownIDs of each, for pay
 	keptFrom   time.Time
 	scratch    facts
 	done       bool
@@ -41,6 +42,10 @@ type zone struct {
 	loc  *time.Location
 	from string
 }
+
+// maxUnknownIDs bounds how many incidents of a service the config no
+// longer has a report names, for payroll to look at.
+const maxUnknownIDs = 20
 
 // MaxPeriod is the longest period a report covers: ten years of weeks,
 // far beyond any retention, so a mistyped date cannot make a report of
@@ -90,6 +95,7 @@ func New(cfg *policy.Config, o Options) (*Builder, error) {
 		engineers:  map[string]*acc{},
 		weeks:      map[int64]*weekAcc{},
 		unknownSvc: map[string]int{},
+		unknownIDs: map[string][]string{},
 		keptFrom:   o.OverridesKeptFrom,
 	}
 	if b.fpWithin <= 0 {
@@ -214,6 +220,9 @@ func (b *Builder) Add(inc *Incident) {
 	svc := b.cfg.Service(inc.Service)
 	if svc == nil {
 		b.unknownSvc[inc.Service]++
+		if b.pay != nil && len(b.unknownIDs[inc.Service]) < maxUnknownIDs {
+			b.unknownIDs[inc.Service] = append(b.unknownIDs[inc.Service], inc.ID)
+		}
 	}
 	f := b.facts(inc, svc)
 	b.total.add(f, "")
@@ -662,7 +671,18 @@ func (b *Builder) Report() *Report {
 		f := b.services[name].figures(order)
 		f.Checks = incidentChecks(&f, targets)
 		r.Services = append(r.Services, f)
-		r.Notes = append(r.Notes, fmt.Sprintf("service %q is not in the config: its %d incident(s) are counted without targets or business hours", name, b.unknownSvc[name]))
+		note := fmt.Sprintf("service %q is not in the config: its %d incident(s) are counted without targets or business hours", name, b.unknownSvc[name])
+		if b.pay != nil {
+			// Renamed or removed since, it may have been a paid service:
+			// its incidents' time is in no pay week, and the payroll CSV
+			// cannot say so.
+			ids := strings.Join(b.unknownIDs[name], " ")
+			if more := b.unknownSvc[name] - len(b.unknownIDs[name]); more > 0 {
+				ids += fmt.Sprintf(" and %d more", more)
+			}
+			note += fmt.Sprintf(", and earn no pay (no compensation policy is known for them): if the service was paid, pay them by hand (%s)", ids)
+		}
+		r.Notes = append(r.Notes, note)
 	}
 	for i := range cfg.Schedules {
 		if a := b.schedules[cfg.Schedules[i].Name]; a != nil {

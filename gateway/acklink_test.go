@@ -189,3 +189,28 @@ func TestAckLinkFailuresArePages(t *testing.T) {
 	page(h.do("GET", gone, ""), 404, "no longer kept")
 	page(h.do("POST", gone+"/resolve", ""), 404, "Your resolution was NOT recorded: the incident is no longer kept.")
 }
+
+// TestAckLinkBehindAPathPrefix: public_url has a path (a proxy that
+// serves pagerd at https://tools.example.com/pagerd/ and strips the
+// prefix). The link's page posts its buttons under that prefix, where the
+// person's browser reaches pagerd; they posted to /ack/... at the host's
+// root, outside pagerd, and the button found nothing there.
+func TestAckLinkBehindAPathPrefix(t *testing.T) {
+	cfg := strings.Replace(linkConfig, "public_url: https://pagerd.example.com", "public_url: https://tools.example.com/pagerd/", 1)
+	h := newHarness(t, withConfig(cfg))
+	fire(h)
+	h.step(fixedNow)
+	h.rec.mu.Lock()
+	msg := h.rec.msgs[0]
+	h.rec.mu.Unlock()
+	const prefix = "https://tools.example.com/pagerd/ack/"
+	if !strings.HasPrefix(msg.AckURL, prefix) {
+		t.Fatalf("the page's ack link is %q, want it under %s", msg.AckURL, prefix)
+	}
+	token := strings.TrimPrefix(msg.AckURL, prefix)
+	r := h.do("GET", "/ack/"+token, "") // the proxy stripped /pagerd
+	want := `action="/pagerd/ack/` + token + `/acknowledge"`
+	if r.code != 200 || !strings.Contains(r.body, want) {
+		t.Fatalf("open: %d; want a form with %s in %s", r.code, want, r.body)
+	}
+}

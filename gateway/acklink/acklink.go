@@ -17,6 +17,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -263,6 +264,19 @@ func (p *Pages) target(r *http.Request) (Receipt, error) {
 	return l, nil
 }
 
+// action is where the link's page posts its buttons: the link's path as
+// the person's browser reached it, under public_url's path when it has
+// one (a proxy that serves pagerd under a prefix and strips it; pagerd's
+// own routes stay at the root). At /ack/... the buttons of such a link
+// posted outside pagerd and acted on nothing.
+func (p *Pages) action(r *http.Request) string {
+	prefix := ""
+	if u, err := url.Parse(p.Config().Server.PublicURL); err == nil {
+		prefix = strings.TrimRight(u.EscapedPath(), "/")
+	}
+	return prefix + Path + "/" + r.PathValue("token")
+}
+
 // superseded says whether the link came with a page sent before inc's
 // latest reopen: its Acknowledge would stop the pages after it.
 func superseded(l Receipt, inc *store.Incident) bool {
@@ -316,7 +330,7 @@ func (p *Pages) showIncident(w http.ResponseWriter, r *http.Request, inc *store.
 	}
 	return render(w, code, linkView{Title: inc.Summary, Message: msg, Incident: inc.ID, Service: inc.Service,
 		Priority: st.Priority, Status: string(st.Status), Summary: inc.Summary, UserName: u.DisplayName(),
-		Action: Path + "/" + r.PathValue("token"), CanAck: canAck, CanResolve: st.Status != policy.StatusResolved})
+		Action: p.action(r), CanAck: canAck, CanResolve: st.Status != policy.StatusResolved})
 }
 
 // showBundle is a storm bundle's page: its incidents (the first few by
@@ -388,7 +402,7 @@ func (p *Pages) showActed(w http.ResponseWriter, r *http.Request, out *incident.
 // them (lines) by name.
 func (p *Pages) renderBundle(w http.ResponseWriter, r *http.Request, b *store.Bundle, statuses map[string]policy.Status, lines []*store.Incident, code int, msg string) error {
 	v := linkView{Title: b.Summary(), Message: msg, Bundle: true, UserName: p.Config().User(b.User).DisplayName(),
-		Action: Path + "/" + r.PathValue("token"), Count: len(b.Incidents)}
+		Action: p.action(r), Count: len(b.Incidents)}
 	for _, st := range statuses {
 		if st == policy.StatusTriggered {
 			v.Open++

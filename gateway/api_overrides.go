@@ -89,7 +89,8 @@ func (s *Server) deleteOverride(c echo.Context) error {
 	actor := "api:" + c.Get(ctxTokenName).(string)
 	gone, err := s.o.Overrides.Delete(c.Request().Context(), c.Param("schedule"), c.Param("id"), actor)
 	if err != nil {
-		return retrying(overrideError(err), "retry: if it was stored, the retry answers 404, no such override")
+		return retrying(overrideError(err), "retry: if it was stored, the retry answers 404, no such override, "+
+			"or for one that was under way 409, it has ended")
 	}
 	cfg := s.config()
 	out := make([]overrides.Made, 0, len(gone))
@@ -107,7 +108,7 @@ func overrideError(err error) error {
 		return &inputError{http.StatusNotFound, err.Error()}
 	case errors.Is(err, overrides.ErrBadInput):
 		return &inputError{http.StatusBadRequest, err.Error()}
-	case errors.Is(err, overrides.ErrOverlap):
+	case errors.Is(err, overrides.ErrOverlap), errors.Is(err, overrides.ErrEnded):
 		return &inputError{http.StatusConflict, err.Error()}
 	case errors.Is(err, store.ErrConflict):
 		// Other replicas kept changing the schedule's overrides.

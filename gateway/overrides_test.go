@@ -401,3 +401,42 @@ func TestOverrideRedisLostStopsPaging(t *testing.T) {
 		t.Errorf("the store holds no override, yet primary is %s (override %v, %s)", u, ov, id)
 	}
 }
+
+// DELETE of an override under way ends it now and keeps what it held:
+// GET /api/v1/oncall at an instant it covered still says cat, whom the
+// page then went to; deleting it again is 409 (it has ended), not a 2xx
+// that would erase it.
+func TestOverrideDeletedUnderWayKeepsItsPast(t *testing.T) {
+	h := newHarness(t, withConfig(overridesConfig))
+	r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"4h","reason":"ann is on a plane"}`)
+	if r.code != 201 {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	var made struct{ ID string }
+	r.json(t, &made)
+	h.clock.Set(fixedNow.Add(2 * time.Hour))
+	r = h.api("DELETE", "/api/v1/schedules/s/overrides/"+made.ID, "")
+	var gone struct {
+		Deleted []struct {
+			ID      string
+			End     time.Time
+			EndedBy string `json:"ended_by"`
+		}
+	}
+	r.json(t, &gone)
+	if r.code != 200 || len(gone.Deleted) != 1 || !gone.Deleted[0].End.Equal(fixedNow.Add(2*time.Hour)) || gone.Deleted[0].EndedBy != "api:ops" {
+		t.Fatalf("delete under way: %d %s", r.code, r.body)
+	}
+	at := fixedNow.Add(time.Hour).Format(time.RFC3339)
+	var oc onCallResp
+	h.api("GET", "/api/v1/oncall?schedule=s&at="+at, "").json(t, &oc)
+	if oc.OnCall[0].User != "cat" || oc.OnCall[0].OverrideID != made.ID {
+		t.Fatalf("who was on call an hour in, after the delete: %+v", oc.OnCall)
+	}
+	if u, ov, _ := h.primary(); u != "ann" || ov {
+		t.Fatalf("now: %s %v", u, ov)
+	}
+	if r := h.api("DELETE", "/api/v1/schedules/s/overrides/"+made.ID, ""); r.code != 409 || !strings.Contains(r.body, "ended") {
+		t.Fatalf("delete of the ended override: %d %s", r.code, r.body)
+	}
+}

@@ -229,6 +229,12 @@ func runOverrideRm(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		for _, o := range gone {
+			if o.EndedBy != "" {
+				// It was under way: ended now, its past kept.
+				fmt.Fprintf(stdout, "ended %s at %s (%s held %s from %s; that stays on record)\n", o.ID, o.End.Format(time.RFC3339),
+					o.User, o.Tier, o.Start.Format(time.RFC3339))
+				continue
+			}
 			fmt.Fprintf(stdout, "deleted %s (%s held %s from %s until %s)\n", o.ID, o.User, o.Tier,
 				o.Start.Format(time.RFC3339), o.End.Format(time.RFC3339))
 		}

@@ -153,6 +153,15 @@ func (c *Console) deleteOverride(w http.ResponseWriter, r *http.Request, v *view
 	if len(gone) > 1 {
 		what = "Swap removed: both its shifts are back to the rotation."
 	}
+	for _, o := range gone {
+		if o.EndedBy != "" {
+			// It was under way: ended now, what it held kept.
+			what = "Override ended now; who held the tier until now stays on record."
+			if len(gone) > 1 || o.Swap != "" {
+				what = "Swap ended now: its shifts are back to the rotation from now on; who held them until now stays on record."
+			}
+		}
+	}
 	c.redirectSchedule(w, r, v, s, what)
 }
 
@@ -180,7 +189,7 @@ func (c *Console) overrideFailed(w http.ResponseWriter, r *http.Request, v *view
 	switch {
 	case errors.Is(err, overrides.ErrBadInput), errors.Is(err, overrides.ErrNotFound):
 		c.refused(w, r, v, s, http.StatusBadRequest, "Not done: "+err.Error())
-	case errors.Is(err, overrides.ErrOverlap):
+	case errors.Is(err, overrides.ErrOverlap), errors.Is(err, overrides.ErrEnded):
 		c.refused(w, r, v, s, http.StatusConflict, "Not done: "+err.Error())
 	case errors.Is(err, store.ErrConflict):
 		c.refused(w, r, v, s, http.StatusServiceUnavailable, "The schedule's overrides kept changing: try again.")

@@ -51,6 +51,9 @@ type Override struct {
 	// Swap, for one half of a swap, is the other half's id: both were
 	// made in one call and each gives one person the other's shift.
 	Swap string `json:"swap,omitempty"`
+	// EndedBy, when set, is who ended the override before its planned
+	// end (Delete of one under way): End is then when they did.
+	EndedBy string `json:"ended_by,omitempty"`
 }
 
 // policy is the override as the config's overrides are written.
@@ -89,6 +92,10 @@ var (
 	// ErrOverlap: the override overlaps another on the same tier; the
 	// error names it.
 	ErrOverlap = errors.New("overlaps another override")
+	// ErrEnded: the override has ended. It is the record of who was on
+	// call (reports, handoff documents, feeds, timelines), so it is not
+	// deleted.
+	ErrEnded = errors.New("override has ended")
 )
 
 type refusal struct {
@@ -559,6 +566,11 @@ func expired(list []Override, now time.Time) []string {
 
 // Delete deletes an override as actor, and the other half of a swap with
 // it (a swap undone by halves would leave one person with two shifts).
+// What has begun is history: who was on call then, whom pages went to,
+// whom reports pay and handoff documents name. So an override under way
+// is ended now rather than deleted (End becomes now, EndedBy actor), one
+// that has ended is refused (ErrEnded), and only one yet to begin is
+// deleted. It returns the overrides deleted or ended.
 func (s *Service) Delete(ctx context.Context, schedule, id, actor string) ([]Override, error) {
 	if s.o.Config().Schedule(schedule) == nil {
 		return nil, refuse(ErrNotFound, "no schedule %q is defined", schedule)
@@ -583,23 +595,50 @@ func (s *Service) Delete(ctx context.Context, schedule, id, actor string) ([]Ove
 			}
 		}
 		now := s.o.Now().UTC()
-		del := expired(list, now)
-		for _, o := range gone {
-			del = append(del, o.ID)
+		if !gone[0].End.After(now) {
+			msg := fmt.Sprintf("override %s ended at %s: it is the record of who was on call then, and stays (the store drops it %d days after it ended)",
+				id, gone[0].End.UTC().Format(time.RFC3339), int(KeepEnded.Hours()/24))
+			if len(gone) > 1 && gone[1].End.After(now) {
+				msg += fmt.Sprintf("; the other half of its swap, %s, has not ended: delete it by its own id", gone[1].ID)
+			}
+			return nil, refuse(ErrEnded, "%s", msg)
 		}
-		nver, err := s.o.Store.PutDocs(ctx, Kind(schedule), ver, nil, del)
+		del := expired(list, now)
+		var put, changed []Override
+		for _, o := range gone {
+			switch {
+			case !o.Start.Before(now): // yet to begin: no one was paged by it
+				del = append(del, o.ID)
+				changed = append(changed, o)
+			case o.End.After(now): // under way: its past stays
+				o.End, o.EndedBy = now, actor
+				put = append(put, o)
+				changed = append(changed, o)
+			}
+			// The other half of a swap that has ended stays as it is.
+		}
+		docs := map[string][]byte{}
+		for _, o := range put {
+			b, _ := json.Marshal(o)
+			docs[o.ID] = b
+		}
+		nver, err := s.o.Store.PutDocs(ctx, Kind(schedule), ver, docs, del)
 		if errors.Is(err, store.ErrConflict) && attempt < writeRetries {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		s.wrote(ctx, schedule, list, nil, del, nver)
-		for _, o := range gone {
-			s.log.Info("override deleted", "schedule", schedule, "override", o.ID, "tier", o.Tier, "user", o.User,
+		s.wrote(ctx, schedule, list, put, del, nver)
+		for _, o := range changed {
+			what := "override deleted"
+			if o.EndedBy != "" {
+				what = "override ended early"
+			}
+			s.log.Info(what, "schedule", schedule, "override", o.ID, "tier", o.Tier, "user", o.User,
 				"start", o.Start, "end", o.End, "made_by", o.CreatedBy, "actor", actor)
 		}
-		return gone, nil
+		return changed, nil
 	}
 }
 
@@ -610,12 +649,16 @@ func (s *Service) wrote(ctx context.Context, schedule string, list, put []Overri
 	for _, id := range del {
 		gone[id] = true
 	}
+	for _, o := range put {
+		gone[o.ID] = true // a new version of one in list replaces it
+	}
 	var next []Override
-	for _, o := range append(append([]Override(nil), list...), put...) {
+	for _, o := range list {
 		if !gone[o.ID] {
 			next = append(next, o)
 		}
 	}
+	next = append(next, put...)
 	sortOverrides(next)
 	s.set(schedule, next, ver, s.next(), true)
 	if s.o.Changed != nil {

@@ -449,3 +449,70 @@ func waitRead(t *testing.T, reads <-chan string, kind, what string) {
 		}
 	}
 }
+
+// Deleting an override that has begun keeps what it held: who was on
+// call then is history (whom pages went to, whom reports pay, whom a
+// handoff document names). One under way ends now, one that has ended
+// stays, one yet to begin goes. Before, a delete took the override's past
+// away with it: bob was then "on call" for the hours cat covered.
+func TestDeleteKeepsWhatAnOverrideHeld(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := open(t)
+			cfg := config(t)
+			clock := now
+			s := overrides.New(overrides.Options{Store: st, Config: func() *policy.Config { return cfg },
+				Now: func() time.Time { return clock }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			other := service(st, cfg) // another replica
+
+			// cat covers bob's primary for four hours from now; ann takes
+			// secondary later today.
+			cover, err := s.Create(ctx, "s", overrides.Request{Tier: "primary", User: "cat", Start: now, End: now.Add(4 * time.Hour), Reason: "dentist"}, "api:ops")
+			if err != nil {
+				t.Fatal(err)
+			}
+			later, err := s.Create(ctx, "s", overrides.Request{Tier: "secondary", User: "cat", Start: now.Add(6 * time.Hour), End: now.Add(8 * time.Hour)}, "api:ops")
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// Two hours in, bob is back: the override ends now.
+			clock = now.Add(2 * time.Hour)
+			gone, err := s.Delete(ctx, "s", cover[0].ID, "api:bob")
+			if err != nil || len(gone) != 1 || !gone[0].End.Equal(clock) || gone[0].EndedBy != "api:bob" {
+				t.Fatalf("delete under way: %+v %v", gone, err)
+			}
+			if err := other.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, svc := range []*overrides.Service{s, other} {
+				if r := holder(t, svc, "primary", now.Add(time.Hour)); r.User != "cat" || !r.Override {
+					t.Fatalf("the hour cat covered, after the delete: %+v", r)
+				}
+				if r := holder(t, svc, "primary", clock.Add(time.Minute)); r.User != "bob" || r.Override {
+					t.Fatalf("after the delete: %+v", r)
+				}
+			}
+			if list, err := s.List(ctx, "s", true); err != nil || len(list) != 2 || list[0].ID != cover[0].ID || !list[0].End.Equal(clock) {
+				t.Fatalf("listed with ended: %+v %v", list, err)
+			}
+
+			// Ended: deleting it again is refused, and it stays.
+			if _, err := s.Delete(ctx, "s", cover[0].ID, "api:bob"); !errors.Is(err, overrides.ErrEnded) {
+				t.Fatalf("delete of an ended override: %v", err)
+			}
+			if r := holder(t, s, "primary", now.Add(time.Hour)); r.User != "cat" {
+				t.Fatalf("after the refused delete: %+v", r)
+			}
+
+			// Yet to begin: deleted.
+			if gone, err := s.Delete(ctx, "s", later[0].ID, "api:ops"); err != nil || len(gone) != 1 || gone[0].EndedBy != "" {
+				t.Fatalf("delete of one to come: %+v %v", gone, err)
+			}
+			if list, err := s.List(ctx, "s", true); err != nil || len(list) != 1 {
+				t.Fatalf("after deleting the one to come: %+v %v", list, err)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -27,7 +28,15 @@ func viewOverride(cfg *policy.Config, o overrides.Override) overrides.Made {
 }
 
 func (s *Server) listOverrides(c echo.Context) error {
-	ended := c.QueryParam("ended") == "true"
+	ended := false
+	if v := c.QueryParam("ended"); v != "" {
+		// A typo ("yes", "1 ") silently listing only the overrides in
+		// force reads as "none ended": refused, as reports' open= is.
+		var err error
+		if ended, err = strconv.ParseBool(v); err != nil {
+			return badRequest("ended %q: true or false", v)
+		}
+	}
 	list, err := s.o.Overrides.List(c.Request().Context(), c.Param("schedule"), ended)
 	if err != nil {
 		return overrideError(err)

@@ -440,3 +440,25 @@ func TestOverrideDeletedUnderWayKeepsItsPast(t *testing.T) {
 		t.Fatalf("delete of the ended override: %d %s", r.code, r.body)
 	}
 }
+
+// GET .../overrides?ended= takes what strconv.ParseBool takes, and
+// refuses anything else with 400: "ended=yes" silently listing only the
+// overrides in force read as "none ended in the last 30 days".
+func TestOverridesListEndedParam(t *testing.T) {
+	h := newHarness(t, withConfig(overridesConfig))
+	if r := h.api("POST", "/api/v1/schedules/s/overrides", `{"tier":"primary","user":"cat","duration":"1h"}`); r.code != 201 {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	h.clock.Set(fixedNow.Add(2 * time.Hour)) // it has ended
+	for q, want := range map[string]int{"true": 1, "1": 1, "TRUE": 1, "false": 0, "": 0} {
+		var got struct{ Overrides []struct{ ID string } }
+		r := h.api("GET", "/api/v1/schedules/s/overrides?ended="+q, "")
+		r.json(t, &got)
+		if r.code != 200 || len(got.Overrides) != want {
+			t.Errorf("ended=%s: %d, %d overrides, want %d", q, r.code, len(got.Overrides), want)
+		}
+	}
+	if r := h.api("GET", "/api/v1/schedules/s/overrides?ended=yes", ""); r.code != 400 || !strings.Contains(r.body, "ended") {
+		t.Errorf("ended=yes: %d %s", r.code, r.body)
+	}
+}

@@ -39,7 +39,17 @@ func (s *Server) feedURL(c echo.Context) error {
 
 func (s *Server) feed(c echo.Context) error {
 	tok := strings.TrimSuffix(c.Param("token"), ".ics")
-	weeks, _ := strconv.Atoi(c.QueryParam("weeks"))
+	weeks := feeds.DefaultWeeks
+	if v := c.QueryParam("weeks"); v != "" {
+		// Said at once, when the calendar is subscribed: a feed quietly
+		// four weeks long where 12 were asked for is found out only when
+		// someone's shift is missing from it.
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > feeds.MaxWeeks {
+			return badRequest("weeks %q: a whole number of weeks from 1 to %d", v, feeds.MaxWeeks)
+		}
+		weeks = n
+	}
 	cal, err := s.o.Feeds.Render(c.Request().Context(), tok, weeks)
 	if errors.Is(err, feeds.ErrNotFound) {
 		return &inputError{http.StatusNotFound, "no such calendar feed (its URL may have been made anew)"}

@@ -156,3 +156,29 @@ func TestCalendarFeedEventChangedRisesItsSequence(t *testing.T) {
 	}
 	step("override deleted", "20250922T000000Z", "2")
 }
+
+// A feed URL's ?weeks= is 1 to 52; anything else is 400 saying so, not a
+// feed quietly four weeks long (found out only when someone's shift is
+// missing from it).
+func TestCalendarFeedWeeksParam(t *testing.T) {
+	h := newHarness(t, withConfig(overridesConfig))
+	var feed struct{ URL string }
+	h.api("GET", "/api/v1/schedules/s/feed", "").json(t, &feed)
+	path := strings.TrimPrefix(feed.URL, h.url)
+	events := func(q string) int {
+		t.Helper()
+		r := h.do("GET", path+q, "")
+		if r.code != 200 {
+			t.Fatalf("%s: %d %s", q, r.code, r.body)
+		}
+		return strings.Count(r.body, "BEGIN:VEVENT")
+	}
+	if four, twelve := events(""), events("?weeks=12"); twelve <= four {
+		t.Fatalf("weeks=12 gives %d events, the default %d", twelve, four)
+	}
+	for _, q := range []string{"0", "53", "abc", "4w", "-1"} {
+		if r := h.do("GET", path+"?weeks="+q, ""); r.code != 400 || !strings.Contains(r.body, "weeks") {
+			t.Errorf("weeks=%s: %d %s", q, r.code, r.body)
+		}
+	}
+}

@@ -57,8 +57,9 @@ func (f serverFlags) client() (*overrides.Client, error) {
 }
 
 // mergeServer merges a running pagerd's run-time overrides into cfg when
-// --server is given.
-func mergeServer(f serverFlags, cfg *policy.Config) (*policy.Config, error) {
+// --server is given, warning on stderr of each one the server pages by
+// that cfg cannot show (warnSkipped).
+func mergeServer(f serverFlags, cfg *policy.Config, cmd string, stderr io.Writer) (*policy.Config, error) {
 	if *f.server == "" {
 		return cfg, nil
 	}
@@ -68,7 +69,17 @@ func mergeServer(f serverFlags, cfg *policy.Config) (*policy.Config, error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return c.Merge(ctx, cfg)
+	merged, skipped, err := c.Merge(ctx, cfg)
+	warnSkipped(stderr, cmd, skipped)
+	return merged, err
+}
+
+// warnSkipped says on stderr which overrides the server pages by that the
+// local config cannot show: the answer names someone else for their spans.
+func warnSkipped(stderr io.Writer, cmd string, skipped []string) {
+	for _, s := range skipped {
+		fmt.Fprintf(stderr, "pagerd %s: warning: %s\n", cmd, s)
+	}
 }
 
 func runOverrideAdd(args []string, stdout, stderr io.Writer) int {

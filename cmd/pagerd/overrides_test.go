@@ -134,3 +134,33 @@ func TestOverrideListSaysWhenThereAreNone(t *testing.T) {
 		t.Errorf("-o json: exit %d, %q; want []", code, out)
 	}
 }
+
+// TestOncallServerWarnsOfOverridesItCannotShow: pagerd oncall --server
+// with a config that lacks an override's user (a checkout older than the
+// server's config) cannot show the override, and says so on stderr: it
+// printed demo as on call, silently, while the server paged newhire.
+func TestOncallServerWarnsOfOverridesItCannotShow(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"schedule":"demo","overrides":[{"id":"ov-1","schedule":"demo","tier":"primary","user":"newhire",`+
+			`"start":"2025-09-10T05:00:00Z","end":"2025-09-10T10:00:00Z","created_by":"api:ops","created_at":"2025-09-10T05:00:00Z"}]}`)
+	}))
+	defer srv.Close()
+	t.Setenv("PAGERD_API_TOKEN", "t")
+	out, errOut, code := pagerd(t, "oncall", "--config", ladderConfig, "--server", srv.URL, "--at", "2025-09-10T06:00:00Z")
+	if code != 0 || !strings.Contains(out, "demo") {
+		t.Fatalf("exit %d %s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "warning: override ov-1 pages newhire on primary of demo") || !strings.Contains(errOut, "user newhire is not in the config") {
+		t.Errorf("stderr %q: no warning that the server pages newhire", errOut)
+	}
+	// One the server itself leaves out is no surprise: no warning.
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"schedule":"demo","overrides":[{"id":"ov-1","schedule":"demo","tier":"primary","user":"newhire",`+
+			`"start":"2025-09-10T05:00:00Z","end":"2025-09-10T10:00:00Z","left_out":"user newhire is no longer in the config"}]}`)
+	})
+	if _, errOut, code := pagerd(t, "oncall", "--config", ladderConfig, "--server", srv.URL, "--at", "2025-09-10T06:00:00Z"); code != 0 || errOut != "" {
+		t.Errorf("left out by the server too: exit %d, stderr %q", code, errOut)
+	}
+}

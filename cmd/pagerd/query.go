@@ -81,7 +81,7 @@ func runOncall(args []string, stdout, stderr io.Writer) int {
 	}
 	c, err := loadConfig(*cfgPath)
 	if err == nil {
-		c, err = mergeServer(sf, c)
+		c, err = mergeServer(sf, c, "oncall", stderr)
 	}
 	if err != nil {
 		return fail(stderr, "oncall", err)
@@ -145,7 +145,7 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 	}
 	c, err := loadConfig(*cfgPath)
 	if err == nil {
-		c, err = mergeServer(sf, c)
+		c, err = mergeServer(sf, c, "route", stderr)
 	}
 	if err != nil {
 		return fail(stderr, "route", err)

@@ -141,7 +141,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	// Time on call (the pay weeks' stipend) goes by who really held the
 	// shifts: with the overrides made at run time, as the daemon's own
 	// report has them.
-	if cfg, err = withRunTimeOverrides(ctx, src, s, cfg); err != nil {
+	if cfg, err = withRunTimeOverrides(ctx, src, s, cfg, "report", stderr); err != nil {
 		return fail(stderr, "report", err)
 	}
 	asOf := now()
@@ -221,7 +221,7 @@ func runHandoff(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	// The document names who hands over and who takes over: with the
 	// overrides made at run time, as the daemon's own document has them.
-	if cfg, err = withRunTimeOverrides(ctx, src, s, cfg); err != nil {
+	if cfg, err = withRunTimeOverrides(ctx, src, s, cfg, "handoff", stderr); err != nil {
 		return fail(stderr, "handoff", err)
 	}
 	doc, err := history.Handoff(ctx, s, cfg, name, t)
@@ -240,13 +240,15 @@ func runHandoff(args []string, stdout, stderr io.Writer) int {
 // withRunTimeOverrides merges into cfg the overrides made at run time
 // where the history comes from: the running pagerd's (its API), or those
 // stored in the data dir.
-func withRunTimeOverrides(ctx context.Context, f historyFlags, src history.Source, cfg *policy.Config) (*policy.Config, error) {
+func withRunTimeOverrides(ctx context.Context, f historyFlags, src history.Source, cfg *policy.Config, cmd string, stderr io.Writer) (*policy.Config, error) {
 	if *f.server != "" {
 		c, err := f.client()
 		if err != nil {
 			return nil, err
 		}
-		return c.Merge(ctx, cfg)
+		merged, skipped, err := c.Merge(ctx, cfg)
+		warnSkipped(stderr, cmd, skipped)
+		return merged, err
 	}
 	// A source that cannot say which overrides were made would pay and
 	// hand off by the rotation, not by who held the shifts: an error,

@@ -32,7 +32,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	}
 	c, err := loadConfig(*cfgPath)
 	if err == nil {
-		c, err = mergeServer(sf, c)
+		c, err = mergeServer(sf, c, "simulate", stderr)
 	}
 	if err != nil {
 		return fail(stderr, "simulate", err)
@@ -166,7 +166,7 @@ func runSchedule(args []string, stdout, stderr io.Writer) int {
 	}
 	c, err := loadConfig(*cfgPath)
 	if err == nil {
-		c, err = mergeServer(sf, c)
+		c, err = mergeServer(sf, c, "schedule", stderr)
 	}
 	if err != nil {
 		return fail(stderr, "schedule", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/pagerd/pagerd/internal/apiclient"
@@ -98,20 +99,29 @@ func (c *Client) Delete(ctx context.Context, schedule, id string) ([]Override, e
 // Merge reads the overrides of every schedule of cfg from the server
 // (ended ones too, so past instants show what happened) and merges them
 // into cfg as the daemon does: what `pagerd oncall --server` and
-// `pagerd schedule --server` show.
-func (c *Client) Merge(ctx context.Context, cfg *policy.Config) (*policy.Config, error) {
+// `pagerd schedule --server` show. An override cfg cannot apply (its tier
+// or user is not in cfg) is left out; when the server applies it (cfg is
+// older or newer than the server's config), skipped says so, one
+// sentence each: the answer made with cfg then names someone other than
+// the person the server pages, and the caller must say so.
+func (c *Client) Merge(ctx context.Context, cfg *policy.Config) (merged *policy.Config, skipped []string, err error) {
 	bySchedule := map[string][]Override{}
 	for _, s := range cfg.Schedules {
 		list, err := c.List(ctx, s.Name, true)
 		if err != nil {
-			return nil, fmt.Errorf("schedule %s: %w", s.Name, err)
+			return nil, nil, fmt.Errorf("schedule %s: %w", s.Name, err)
 		}
 		for _, m := range list {
 			bySchedule[s.Name] = append(bySchedule[s.Name], m.Override)
+			if why := LeftOut(cfg, m.Override); why != "" && m.LeftOut == "" {
+				skipped = append(skipped, fmt.Sprintf("override %s pages %s on %s of %s from %s to %s at %s, but this config cannot show it (%s): "+
+					"what is shown for that span is not who is paged", m.ID, m.User, m.Tier, s.Name,
+					m.Start.UTC().Format(time.RFC3339), m.End.UTC().Format(time.RFC3339), c.Server, strings.Replace(why, "no longer ", "not ", 1)))
+			}
 		}
 	}
 	// Those the local config cannot apply (its tier or user is not in
 	// it) are left out, as the daemon leaves them out.
 	extra, _ := applicable(cfg, bySchedule)
-	return cfg.WithOverrides(extra), nil
+	return cfg.WithOverrides(extra), skipped, nil
 }

@@ -594,7 +594,7 @@ func (s *Service) Delete(ctx context.Context, schedule, id, actor string) ([]Ove
 				gone = append(gone, o)
 			}
 		}
-		now := s.o.Now().UTC()
+		now := s.o.Now().UTC().Truncate(time.Second) // whole seconds, as Create makes them
 		if !gone[0].End.After(now) {
 			msg := fmt.Sprintf("override %s ended at %s: it is the record of who was on call then, and stays (the store drops it %d days after it ended)",
 				id, gone[0].End.UTC().Format(time.RFC3339), int(KeepEnded.Hours()/24))

@@ -516,3 +516,29 @@ func TestDeleteKeepsWhatAnOverrideHeld(t *testing.T) {
 		})
 	}
 }
+
+// An override ended early ends on a whole second, as the API makes them
+// (start defaults to now, to the second): someone taking the tier "now"
+// right after the delete, in the same second, is not refused as
+// overlapping the override just ended.
+func TestOverrideEndedEarlyThenTakenNowInTheSameSecond(t *testing.T) {
+	ctx := context.Background()
+	st := stores(t)["embedded"](t)
+	cfg := config(t)
+	clock := now
+	s := overrides.New(overrides.Options{Store: st, Config: func() *policy.Config { return cfg },
+		Now: func() time.Time { return clock }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cover, err := s.Create(ctx, "s", overrides.Request{Tier: "primary", User: "cat", Start: now, End: now.Add(4 * time.Hour)}, "api:ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = now.Add(2*time.Hour + 300*time.Millisecond)
+	gone, err := s.Delete(ctx, "s", cover[0].ID, "api:ops")
+	if err != nil || len(gone) != 1 || !gone[0].End.Equal(now.Add(2*time.Hour)) {
+		t.Fatalf("ended early: %+v %v", gone, err)
+	}
+	taken := clock.Truncate(time.Second) // the API's default start
+	if _, err := s.Create(ctx, "s", overrides.Request{Tier: "primary", User: "ann", Start: taken, End: taken.Add(time.Hour)}, "api:ops"); err != nil {
+		t.Fatalf("taken now, in the same second: %v", err)
+	}
+}

@@ -182,3 +182,30 @@ func TestConfigDocConsoleExample(t *testing.T) {
 		t.Errorf("serve would start without the session key: %v", err)
 	}
 }
+
+// TestConsoleUnderAPathIsWarnedOf: public_url with a path works for ack
+// links and callbacks behind a proxy that strips it, but the console's
+// links and forms go to /ui/ at the root of the host: check-config says
+// so when the console is on, and says nothing without it or the path.
+func TestConsoleUnderAPathIsWarnedOf(t *testing.T) {
+	const key = "console:\n  session_key: 0123456789abcdef0123456789abcdef\n"
+	for _, tc := range []struct {
+		url, console string
+		warned       bool
+	}{
+		{"https://tools.example/pagerd/", key, true},
+		{"https://tools.example/pagerd", key, true},
+		{"https://pagerd.example/", key, false},
+		{"https://tools.example/pagerd", "", false},
+	} {
+		text := strings.Replace(consoleBase, "https://pagerd.example", tc.url, 1) + tc.console
+		c, err := Parse([]byte(text), "c.yaml", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := strings.Join(c.Warnings(), "\n")
+		if got := strings.Contains(w, "the web console's links, forms and redirects go to /ui/ at the root"); got != tc.warned {
+			t.Errorf("public_url %s, console %v: warned %v, want %v (%s)", tc.url, tc.console != "", got, tc.warned, w)
+		}
+	}
+}

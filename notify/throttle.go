@@ -240,6 +240,16 @@ func (t *Throttle) Notify(ctx context.Context, m Message) error {
 	t.mu.Unlock()
 	if waited {
 		if err := stillDue(ctx); err != nil {
+			if len(m.Incidents) > 0 {
+				// An alert-storm message called off because some of
+				// its incidents, not all, were acknowledged while it
+				// waited comes back at once, made again without them
+				// (the dispatcher's sendHeld): its turn has come, and
+				// one taken anew would be at the back of the queue.
+				t.mu.Lock()
+				t.keep(key, tn, now)
+				t.mu.Unlock()
+			}
 			return err
 		}
 	}

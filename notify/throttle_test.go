@@ -2,7 +2,9 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -358,5 +360,68 @@ func TestThrottleAQuietServicesFirstPageGoesAheadOfAFloodsFirstPages(t *testing.
 		if d := send("flood", fmt.Sprintf("flood-%d", i)); d != 2*time.Second {
 			t.Fatalf("flood-%d back at %ds: sent back for %v, want 2s", i, i, d)
 		}
+	}
+}
+
+// TestThrottleStormMessageCalledOffKeepsItsTurn: an alert-storm message
+// waits for its turn behind a page, three pages queue behind it, and when
+// its turn comes its question says no (some of its incidents were
+// acknowledged meanwhile): the dispatcher makes it again without them at
+// once, and the new message takes the turn that came, not a new one
+// behind the three.
+func TestThrottleStormMessageCalledOffKeepsItsTurn(t *testing.T) {
+	out := &sink{}
+	th := NewThrottle(out, 10, 1) // a turn every 100 ms
+	queued := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			th.mu.Lock()
+			got := len(th.behind)
+			th.mu.Unlock()
+			if got == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d pages waiting for their turns, want %d", got, n)
+			}
+		}
+	}
+	if err := th.Notify(context.Background(), Message{Incident: "p0", User: "bob", Channel: "sms", Level: 1}); err != nil {
+		t.Fatal(err)
+	}
+	storm := Message{Incident: "b1", Incidents: []string{"i1", "i2"}, User: "ann", Channel: "sms", Level: 1}
+	calledOff := make(chan error, 1)
+	go func() {
+		calledOff <- th.Notify(WithStillDue(context.Background(), func(context.Context) bool { return false }), storm)
+	}()
+	queued(1)
+	var wg sync.WaitGroup
+	for i := 1; i <= 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := th.Notify(context.Background(), Message{Incident: fmt.Sprintf("q%d", i), User: "bob", Channel: "sms", Level: 1}); err != nil {
+				t.Error(err)
+			}
+		}()
+		queued(1 + i)
+	}
+	if err := <-calledOff; !errors.Is(err, ErrNoLongerDue) {
+		t.Fatalf("the storm message's question said no: %v, want ErrNoLongerDue", err)
+	}
+	again := storm
+	again.Incident, again.Incidents = "b2", []string{"i2"}
+	if err := th.Notify(context.Background(), again); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	var order []string
+	for _, m := range out.msgs {
+		order = append(order, m.Incident)
+	}
+	if i := slices.Index(order, "b2"); i < 0 || slices.Index(order, "q3") < i {
+		t.Fatalf("sent in the order %v; want the storm message made again (b2) before the last page queued behind it (q3)", order)
 	}
 }

@@ -82,6 +82,10 @@ const (
 	// fault near, and the grace after an acknowledgement's answer for a
 	// page already on its way.
 	soakSlack = 1500 * time.Millisecond
+	// soakInFlight is how soon after a page's step was worked a stop of
+	// its replica finds the page past its question and not yet written
+	// (frozenSending).
+	soakInFlight = 50 * time.Millisecond
 	// soakStormWindow is the storm mode's window (2 pages at once).
 	soakStormWindow = 3 * time.Second
 	// soakPeople is how many people and services there are.
@@ -840,7 +844,17 @@ func (s *soak) allowance(due time.Time) time.Duration {
 // store that cannot answer lets go (the 10-minute soak, seed 556741321:
 // a stop tens of milliseconds before the acknowledgements were answered, and Redis
 // stalled from 1.1 s before the SIGCONT).
-func (s *soak) frozenSending(p soakPage, endSent, endAnswer time.Time, startedBefore bool) string {
+//
+// A stop that began within soakInFlight of the page's start (startedAt,
+// its timeline entry's time: when its claim's step was worked, before its
+// send) explains it too, at any length: the page was most likely past its
+// question, its request handed to the transport and not yet written, and
+// it went out as the process ran again (docs/RELIABILITY.md: a call in
+// flight cannot be taken back). The fingerprint soak, seed 4417209: a
+// freeze-mid-send set off by a sibling page of the same burst stopped two
+// pages 2 and 4 ms after their step was worked; both arrived 12 ms after
+// the SIGCONT, after their resolves.
+func (s *soak) frozenSending(p soakPage, endSent, endAnswer, startedAt time.Time, startedBefore bool) string {
 	const race = 100 * time.Millisecond
 	for _, f := range s.faults {
 		if !f.happened || !isFreeze(f) || f.target != p.from || f.end.IsZero() ||
@@ -852,8 +866,11 @@ func (s *soak) frozenSending(p soakPage, endSent, endAnswer time.Time, startedBe
 			continue
 		}
 		why := ""
-		if before && f.end.Sub(f.start) < time.Second {
+		switch {
+		case before && f.end.Sub(f.start) < time.Second:
 			why = "too short for the stall watch"
+		case before && !startedAt.IsZero() && !f.start.Before(startedAt) && f.start.Sub(startedAt) <= soakInFlight:
+			why = fmt.Sprintf("stopped %v after its step was worked: in flight, past its question", f.start.Sub(startedAt).Round(time.Millisecond))
 		}
 		for _, g := range s.faults {
 			if g.happened && strings.HasPrefix(g.kind, "redis-") && !g.start.After(p.at) && (g.end.IsZero() || !g.end.Before(f.end)) {
@@ -1101,12 +1118,16 @@ func (s *soak) check(alerts []*soakAlert, seed uint64, start time.Time, found []
 					// A replica stopped with the page on its way (past
 					// its last look at the incident) sends it when it
 					// resumes: docs/RELIABILITY.md's one page per freeze.
-					startedBefore := false
+					startedBefore, startedAt := false, time.Time{}
 					for _, e := range inc.Timeline {
-						startedBefore = startedBefore || (e.Type == "notify" && e.User == p.user && e.Channel == p.channel &&
-							e.Level == p.level && !e.At.After(a.endAnswer))
+						if e.Type == "notify" && e.User == p.user && e.Channel == p.channel && e.Level == p.level && !e.At.After(a.endAnswer) {
+							startedBefore = true
+							if startedAt.IsZero() {
+								startedAt = e.At
+							}
+						}
 					}
-					if why := s.frozenSending(p, a.endSent, a.endAnswer, startedBefore); why != "" {
+					if why := s.frozenSending(p, a.endSent, a.endAnswer, startedAt, startedBefore); why != "" {
 						explainedAfter = append(explainedAfter, fmt.Sprintf("%s: paged %v after the %s was answered 2xx: %s", what, p.at.Sub(a.endAnswer).Round(time.Millisecond), a.end, why))
 						continue
 					}
@@ -1259,4 +1280,31 @@ func soakPct(d []time.Duration, p float64) time.Duration {
 	i := int(p*float64(len(d))+0.5) - 1
 	i = max(0, min(i, len(d)-1))
 	return d[i].Round(time.Millisecond)
+}
+
+// TestSoakCheckerExplainsAStopInFlight: the checker's reading of a page
+// after a resolve from a replica stopped 3 s, as in the fingerprint soak
+// of seed 4417209. A stop that began 4 ms after the page's step was
+// worked explains it (in flight, past its question); one that began a
+// second after does not: the page would have asked after the stop, and a
+// page that goes out then is a problem.
+func TestSoakCheckerExplainsAStopInFlight(t *testing.T) {
+	base := time.Date(2026, 12, 7, 13, 41, 47, 887e6, time.UTC)
+	for _, tc := range []struct {
+		after     time.Duration // the stop's start after the step was worked
+		explained bool
+	}{
+		{4 * time.Millisecond, true},
+		{soakInFlight, true},
+		{time.Second, false},
+	} {
+		stop := base.Add(tc.after)
+		s := &soak{t: t, faults: []*soakFault{{kind: "freeze-mid-send", target: "r1.10", start: stop, end: stop.Add(3 * time.Second), happened: true}}}
+		p := soakPage{at: stop.Add(3*time.Second + 12*time.Millisecond), from: "r1.10", user: "p1", channel: "voice", level: 2}
+		resolveSent := stop.Add(10 * time.Millisecond)
+		why := s.frozenSending(p, resolveSent, resolveSent.Add(3*time.Millisecond), base, true)
+		if (why != "") != tc.explained {
+			t.Errorf("a stop %v after the step: explained %q, want explained %v", tc.after, why, tc.explained)
+		}
+	}
 }

@@ -381,7 +381,7 @@ func (tr transports) probes(replaced map[string]notify.Notifier) map[string]prov
 			checked: "the server answers, with TLS and login as configured; it takes the sender, and each contact's address as recipient (no mail sent)"}
 	}
 	if tr.slack != nil {
-		out["slack"] = providerProbe{account: tr.slack.Check, checked: "bot token"}
+		out["slack"] = providerProbe{account: tr.slack.Check, checked: "bot token, its chat:write scope"}
 	}
 	if tr.pushover != nil {
 		out["pushover"] = providerProbe{address: oneByOne(tr.pushover.ValidateUser), checked: "application token, contacts' user keys"}

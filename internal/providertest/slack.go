@@ -98,6 +98,21 @@ type Slack struct {
 	responseURLs map[string]*responseURL
 	// authTests counts auth.test calls (not in calls: they post nothing).
 	authTests int
+	// scopes are the bot token's scopes, as Slack lists them in the
+	// X-OAuth-Scopes header of every answer ("" for slackScopes).
+	scopes string
+}
+
+// slackScopes are the scopes README's Connect Slack asks for.
+const slackScopes = "chat:write,chat:write.public,commands,channels:history,groups:history"
+
+// SetScopes makes the bot token have scopes (comma-separated, as Slack's
+// X-OAuth-Scopes header lists them): a post without chat:write is
+// refused missing_scope, as Slack refuses it.
+func (f *Slack) SetScopes(scopes string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.scopes = scopes
 }
 
 // RotateToken makes the fake take token as the bot token from now on, and
@@ -333,6 +348,12 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	scopes := cmp.Or(f.scopes, slackScopes)
+	w.Header().Set("X-OAuth-Scopes", scopes)
+	if s := strings.Split(scopes, ","); strings.HasPrefix(method, "chat.") && !slices.Contains(s, "chat:write") && !slices.Contains(s, "bot") {
+		f.refuse(w, "missing_scope")
+		return
+	}
 	if code, ok := f.fail[method]; ok {
 		delete(f.fail, method)
 		f.refuse(w, code)

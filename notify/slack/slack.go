@@ -447,12 +447,34 @@ func (c *Client) Say(ctx context.Context, channel, text string) error {
 
 // Check asks Slack whether it takes the bot token (auth.test), posting
 // nothing: what pagerd serve tries at start, so that a revoked token shows
-// before the first page.
+// before the first page. auth.test passes for a token without the
+// chat:write scope too, with which Slack refuses every page and every
+// channel message (missing_scope): the scopes Slack lists in its answer
+// (X-OAuth-Scopes) must include it. An answer without the list (a proxy
+// that drops it) is taken as it is.
 func (c *Client) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	_, err := c.api().AuthTestContext(ctx)
-	return classify("auth.test", err, false)
+	resp, err := c.api().AuthTestContext(ctx)
+	if err != nil {
+		return classify("auth.test", err, false)
+	}
+	// A classic app's bot token has the one scope bot, which posts.
+	if scopes := resp.Header.Get("X-OAuth-Scopes"); scopes != "" && !hasScope(scopes, "chat:write") && !hasScope(scopes, "bot") {
+		return fmt.Errorf("slack auth.test: the bot token lacks the chat:write scope (it has %s), so Slack refuses every direct message and channel post (missing_scope): add chat:write in the app's OAuth & Permissions, reinstall it and set the new token", scopes)
+	}
+	return nil
+}
+
+// hasScope reports whether the comma-separated scopes (X-OAuth-Scopes)
+// hold scope.
+func hasScope(scopes, scope string) bool {
+	for _, s := range strings.Split(scopes, ",") {
+		if strings.TrimSpace(s) == scope {
+			return true
+		}
+	}
+	return false
 }
 
 // MaxMarkdownBlock is the most text one markdown block takes (Slack's

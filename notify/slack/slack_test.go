@@ -261,3 +261,32 @@ func TestFindCardRateLimitedAndInPagesOf15(t *testing.T) {
 		t.Fatalf("found past the 1,000 messages it reads: %v %v", ok, err)
 	}
 }
+
+// TestCheckSaysTheTokenCannotPost: auth.test passes for any valid token,
+// one without the chat:write scope too, with which Slack refuses every
+// page and every channel message (missing_scope). pagerd serve's check of
+// Slack said "passed" and pagerd_provider_check_ok 1 for a daemon that
+// could page nobody on Slack. Slack lists the token's scopes in the
+// X-OAuth-Scopes header of its answer: the check reads them.
+func TestCheckSaysTheTokenCannotPost(t *testing.T) {
+	f := providertest.NewSlack(t)
+	c := slack.New(slack.Options{Token: providertest.SlackBotToken, APIURL: f.URL, Timeout: 5 * time.Second})
+	if err := c.Check(t.Context()); err != nil {
+		t.Fatalf("a token with the scopes asked for: %v", err)
+	}
+	f.SetScopes("commands,channels:history,chat:write.customize")
+	err := c.Check(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "chat:write") || notify.IsTemporary(err) {
+		t.Fatalf("a token without chat:write: %v", err)
+	}
+	f.SetScopes("bot")
+	if err := c.Check(t.Context()); err != nil {
+		t.Fatalf("a classic app's bot token: %v", err)
+	}
+	f.SetScopes("commands,channels:history,chat:write.customize")
+	perr := slack.NewNotifier(c).Notify(t.Context(), notify.Message{Incident: "01INC", User: "dan", Channel: "slack", Address: "U0DAN",
+		Text: "[P0] api: down", Level: 1})
+	if slack.ErrorCode(perr) != "missing_scope" {
+		t.Fatalf("the page it checks for: %v", perr)
+	}
+}

@@ -1669,14 +1669,20 @@ func TestSlackCardWhoseAnswerWasLostIsPostedOnce(t *testing.T) {
 		history string // conversations.history's refusal, if any
 		ackAt   time.Duration
 		cards   int
+		// cut: the answer began (200) and the connection closed
+		// mid-body, an "unexpected EOF" rather than a network error
+		// (before: a refusal for good, and a second card posted at the
+		// acknowledgement).
+		cut bool
 	}{
-		{"channel by id", "CINCIDENTRESPONSE", false, "", 40 * time.Second, 1},
+		{"channel by id", "CINCIDENTRESPONSE", false, "", 40 * time.Second, 1, false},
 		// The acknowledgement's update, before the post's retry, finds
 		// the card.
-		{"acknowledged before the retry", "CINCIDENTRESPONSE", false, "", 10 * time.Second, 1},
-		{"channel by name posted to before", "#incident-response", true, "", 40 * time.Second, 1},
-		{"channel by name not posted to yet", "#incident-response", false, "", 40 * time.Second, 2},
-		{"history not readable", "CINCIDENTRESPONSE", false, "missing_scope", 40 * time.Second, 2},
+		{"acknowledged before the retry", "CINCIDENTRESPONSE", false, "", 10 * time.Second, 1, false},
+		{"channel by name posted to before", "#incident-response", true, "", 40 * time.Second, 1, false},
+		{"channel by name not posted to yet", "#incident-response", false, "", 40 * time.Second, 2, false},
+		{"history not readable", "CINCIDENTRESPONSE", false, "missing_scope", 40 * time.Second, 2, false},
+		{"answer cut short", "CINCIDENTRESPONSE", false, "", 40 * time.Second, 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sl := providertest.NewSlack(t)
@@ -1692,7 +1698,11 @@ func TestSlackCardWhoseAnswerWasLostIsPostedOnce(t *testing.T) {
 				h.step(fixedNow)
 			}
 			before := len(channelMessages(sl, "CINCIDENTRESPONSE"))
-			sl.LoseAnswer("chat.postMessage")
+			if tc.cut {
+				sl.CutAnswer("chat.postMessage")
+			} else {
+				sl.LoseAnswer("chat.postMessage")
+			}
 			if tc.history != "" {
 				sl.Fail("conversations.history", tc.history)
 			}

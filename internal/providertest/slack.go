@@ -81,6 +81,9 @@ type Slack struct {
 	// lose are the methods whose next call is done and left without an
 	// answer (LoseAnswer).
 	lose map[string]bool
+	// cut are the methods whose next call is done and its answer cut
+	// short (CutAnswer).
+	cut map[string]bool
 	// rateLimited are the methods whose call is answered 429 with a
 	// Retry-After, once those before it are done (RateLimit).
 	rateLimited map[string]*slackLimit
@@ -127,7 +130,8 @@ func (f *Slack) RotateToken(token string) {
 // NewSlack starts a fake Slack for the test.
 func NewSlack(t testing.TB) *Slack {
 	t.Helper()
-	f := &Slack{messages: map[string]*SlackMessage{}, fail: map[string]string{}, lose: map[string]bool{}, rateLimited: map[string]*slackLimit{},
+	f := &Slack{messages: map[string]*SlackMessage{}, fail: map[string]string{}, lose: map[string]bool{}, cut: map[string]bool{},
+		rateLimited:  map[string]*slackLimit{},
 		responseURLs: map[string]*responseURL{}}
 	s := httptest.NewServer(f)
 	t.Cleanup(s.Close)
@@ -167,6 +171,16 @@ func (f *Slack) LoseAnswer(method string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lose[method] = true
+}
+
+// CutAnswer makes the next call of method be done (a message posted) and
+// its answer cut short: the status line (200), the headers and the start
+// of the body go out, then the connection closes, as when a proxy or the
+// network drops it mid-answer.
+func (f *Slack) CutAnswer(method string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cut[method] = true
 }
 
 // RateLimit makes the call of method after the next after ones (0: the
@@ -375,6 +389,12 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer hangUp(w)
 		w = httptest.NewRecorder() // the answer nobody gets
 	}
+	if f.cut[method] {
+		delete(f.cut, method)
+		rec := httptest.NewRecorder()
+		defer cutShort(w, rec)
+		w = rec
+	}
 	if method == "conversations.history" {
 		f.history(w, r.PostForm)
 		return
@@ -485,6 +505,22 @@ func (f *Slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // slackEventType is what Slack takes as a metadata event_type.
 var slackEventType = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// cutShort sends the start of the answer rec holds, announcing all of
+// it (Content-Length), then closes the connection.
+func cutShort(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	body := rec.Body.Bytes()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body[:len(body)/2])
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	hangUp(w)
+}
 
 // hangUp closes the connection of w without an answer.
 func hangUp(w http.ResponseWriter) {

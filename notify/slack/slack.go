@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -561,8 +562,8 @@ var maybeDoneErrors = map[string]bool{"internal_error": true, "fatal_error": tru
 // notify.Temporary. Slack's errors never carry the token.
 //
 // A network error after the request was written whole (wrote: a timeout
-// awaiting the answer, the connection reset) may come after Slack posted
-// the message. For a page that is notify.MaybeSent, never retried: a
+// awaiting the answer, the connection reset or closed mid-answer) may
+// come after Slack posted the message. For a page that is notify.MaybeSent, never retried: a
 // second direct message is a second page. Notifier passes wrote, and so
 // does Post: an incident's message is looked for in the channel
 // (FindCard) before it is posted again. The calls behind thread replies,
@@ -597,7 +598,9 @@ func classify(method string, err error, wrote bool) error {
 			return notify.Temporary(e)
 		}
 		return e
-	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		// The connection closed mid-answer (unexpected EOF, no network
+		// error): Slack took the call and began to answer.
 		if wrote {
 			return notify.MaybeSent(e)
 		}

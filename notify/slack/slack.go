@@ -548,8 +548,10 @@ func (c *Client) slacksResponseURL(u *url.URL) bool {
 	return false
 }
 
-// temporaryErrors are Slack's error codes worth trying again.
-var temporaryErrors = map[string]bool{"ratelimited": true, "internal_error": true, "fatal_error": true,
+// temporaryErrors are Slack's error codes worth trying again: a rate
+// limit has two (chat.postMessage documents rate_limited, "Application
+// has posted too many messages", besides ratelimited).
+var temporaryErrors = map[string]bool{"ratelimited": true, "rate_limited": true, "internal_error": true, "fatal_error": true,
 	"service_unavailable": true, "request_timeout": true}
 
 // maybeDoneErrors are those of them that Slack documents as "possible some

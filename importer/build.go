@@ -1017,6 +1017,23 @@ func (b *builder) policy(l *ladder) {
 			After:      policy.Duration(u.at).String(),
 			Notify:     ts,
 		})
+		if len(p.Levels) > 1 {
+			// The source's rule only notifies its people. pagerd's also
+			// reopens an acknowledged incident, and when nobody
+			// acknowledges it again the ladder climbs on from the level
+			// acknowledged: people the source never pages once someone
+			// has acknowledged.
+			var who []string
+			for _, t := range ts {
+				if t.User != "" {
+					who = append(who, t.User)
+				} else {
+					who = append(who, t.Schedule+"/"+t.Tier)
+				}
+			}
+			b.rep.add(Changed, u.ref, "pages %s when the incident is still open %s after it opens, acknowledged or not: imported as an unresolved rule, which also reopens an acknowledged incident, so when nobody acknowledges it again the levels after the one acknowledged are paged too, on their timeouts; the source notifies only this rule's people. Remove the rule, or the levels it should not wake, if that is not what you want",
+				strings.Join(who, ", "), policy.Duration(u.at))
+		}
 	}
 	b.policyOf[l] = p.Name
 	b.out.EscalationPolicies = append(b.out.EscalationPolicies, p)

@@ -185,3 +185,31 @@ func TestOverrideBoundsInsideASecond(t *testing.T) {
 		}
 	}
 }
+
+// TestOpsgenieNotClosedRuleAfterAnAcknowledgement: Opsgenie's "if not
+// closed" rule notifies its recipient when the alert is still open, and
+// changes nothing else: an alert hana acknowledged at 2 minutes gets kim
+// at one hour, and ivan, whose rule is "if not acknowledged", never.
+// pagerd's unresolved rule, which it becomes, also reopens an
+// acknowledged incident and climbs the ladder from there when nobody
+// acknowledges again (docs/CONFIG.md, unresolved), so ivan is paged at
+// 1h10m. The import must say so: it was written without a word.
+func TestOpsgenieNotClosedRuleAfterAnAcknowledgement(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, []Document{
+		{Name: "users.json", Data: []byte(ogFourUsers)},
+		{Name: "escalations.json", Data: []byte(`{"data": [{"id": "e1", "name": "Ops", "rules": [
+			{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 0, "timeUnit": "minutes"}, "recipient": {"type": "user", "id": "u-hana"}},
+			{"condition": "if-not-acked", "notifyType": "default", "delay": {"timeAmount": 10, "timeUnit": "minutes"}, "recipient": {"type": "user", "id": "u-ivan"}},
+			{"condition": "if-not-closed", "notifyType": "default", "delay": {"timeAmount": 60, "timeUnit": "minutes"}, "recipient": {"type": "user", "id": "u-kim"}}]}]}`)},
+	}, Options{})
+	// What pagerd does with it: ivan (the second level) is paged after
+	// hana acknowledged, which Opsgenie never does.
+	pol := cfg.Policy("ops")
+	if pol == nil || len(pol.Levels) != 2 || len(pol.Unresolved) != 1 {
+		t.Fatalf("policy: %+v\n%s", pol, res.Config)
+	}
+	is := issueWith(res.Report, Changed, `Opsgenie escalation "Ops" (id e1), rule "3"`, "kim", "1h", "acknowledged", "reopens", "level")
+	if is == nil {
+		t.Errorf("the report does not say that the unresolved rule reopens an acknowledged incident and pages the later levels, which Opsgenie's if-not-closed rule does not:\n%+v", res.Report.Issues)
+	}
+}

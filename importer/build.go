@@ -1081,6 +1081,7 @@ func (b *builder) service(s *service) {
 		if len(o.Targets) == 0 {
 			o.Targets = nil
 		}
+		b.lowUrgencyEscalates(s, o, pol)
 	}
 	for _, sr := range s.senders {
 		b.rep.add(Changed, sr, "a sender: point it at pagerd (docs/MIGRATING.md) and set $%s to the key it presents", senderEnv)
@@ -1095,6 +1096,43 @@ func (b *builder) service(s *service) {
 	}
 	b.out.Services = append(b.out.Services, o)
 	b.rep.Imported = append(b.rep.Imported, fmt.Sprintf("%s → service %s (escalation policy %s)", s.ref, name, pol))
+}
+
+// lowUrgencyEscalates reports a service some of whose incidents are low
+// urgency when its policy escalates past its first level: PagerDuty
+// notifies a low-urgency incident's first rule on the people's
+// low-urgency rules and never escalates it, while a pagerd level
+// escalates at any urgency, so pagerd wakes the later levels (and starts
+// over) where the source wakes nobody more.
+func (b *builder) lowUrgencyEscalates(s *service, o outService, pol string) {
+	var p *outPolicy
+	for i := range b.out.EscalationPolicies {
+		if b.out.EscalationPolicies[i].Name == pol {
+			p = &b.out.EscalationPolicies[i]
+		}
+	}
+	if p == nil || (len(p.Levels) < 2 && p.Repeat == 0) {
+		return
+	}
+	var low []string
+	when := ""
+	for _, pr := range b.opt.Scheme.Priorities {
+		t, ok := o.Targets[pr]
+		switch {
+		case !ok:
+		case t.Urgency == policy.UrgencyLow:
+			low = append(low, pr)
+		case t.OffHours != nil && t.OffHours.Urgency == policy.UrgencyLow:
+			low, when = append(low, pr), " outside its business hours ("+o.BusinessHours+")"
+		case t.BusinessHours != nil && t.BusinessHours.Urgency == policy.UrgencyLow:
+			low, when = append(low, pr), " in its business hours ("+o.BusinessHours+")"
+		}
+	}
+	if len(low) == 0 {
+		return
+	}
+	b.rep.add(Changed, s.ref, "pages %s at low urgency%s, and the source does not escalate a low-urgency incident (it notifies the first rule's people on their low-urgency rules, and stops there); pagerd escalates every incident through the levels of escalation policy %s (%d levels, repeat %d), so those incidents also wake the later levels: to keep them with the first level, give its level 1 a long timeout for them (levels[].timeouts; or ack_target, with an acknowledge target for the hours they are low urgency: docs/CONFIG.md)",
+		strings.Join(low, ", "), when, p.Name, len(p.Levels), p.Repeat)
 }
 
 // opsgenieRules are the routing rules that give alerts carrying an Opsgenie

@@ -223,3 +223,55 @@ func TestPagerDutyListCopyDoesNotHideTheFullOne(t *testing.T) {
 		}
 	}
 }
+
+// TestPagerDutyLowUrgencyDoesNotEscalate: PagerDuty notifies a
+// low-urgency incident's first rule on the people's low-urgency rules and
+// does not escalate it ("uses low-urgency notification rules and cannot be
+// escalated", its Dynamic Notifications page); a pagerd level escalates
+// whatever the urgency. A service whose warnings are low urgency
+// (severity_based), or whose nights are (support hours), wakes the
+// policy's later levels in pagerd where PagerDuty wakes nobody more; the
+// report must say so, for either rule. A policy of one level without
+// loops escalates nowhere, and a service of constant high urgency has no
+// low-urgency incident: neither is reported.
+func TestPagerDutyLowUrgencyDoesNotEscalate(t *testing.T) {
+	policies := `{"escalation_policies": [
+		{"id": "E2", "name": "Two levels", "num_loops": 0, "escalation_rules": [
+			{"escalation_delay_in_minutes": 15, "targets": [{"id": "PHANA01", "type": "user_reference"}]},
+			{"escalation_delay_in_minutes": 30, "targets": [{"id": "PIVAN02", "type": "user_reference"}]}]},
+		{"id": "E1", "name": "One level", "num_loops": 0, "escalation_rules": [
+			{"escalation_delay_in_minutes": 15, "targets": [{"id": "PHANA01", "type": "user_reference"}]}]}]}`
+	services := `{"services": [
+		{"id": "S1", "name": "Warnings", "escalation_policy": {"id": "E2"}, "incident_urgency_rule": {"type": "severity_based"}},
+		{"id": "S2", "name": "Nights", "escalation_policy": {"id": "E2"},
+		 "incident_urgency_rule": {"type": "use_support_hours",
+			"during_support_hours": {"type": "constant", "urgency": "high"},
+			"outside_support_hours": {"type": "constant", "urgency": "low"}},
+		 "support_hours": {"type": "fixed_time_per_day", "time_zone": "Europe/Berlin", "start_time": "09:00:00", "end_time": "17:00:00", "days_of_week": [1, 2, 3, 4, 5]}},
+		{"id": "S3", "name": "Single", "escalation_policy": {"id": "E1"}, "incident_urgency_rule": {"type": "severity_based"}},
+		{"id": "S4", "name": "Loud", "escalation_policy": {"id": "E2"}, "incident_urgency_rule": {"type": "constant", "urgency": "high"}}]}`
+	res, cfg := mustImport(t, PagerDuty, []Document{
+		{Name: "users.json", Data: []byte(pdFourUsers)},
+		{Name: "escalation_policies.json", Data: []byte(policies)},
+		{Name: "services.json", Data: []byte(services)},
+	}, Options{})
+	// What pagerd does: a P2 (a warning) is low urgency and still
+	// escalates to ivan after 15 minutes.
+	svc := cfg.Service("warnings")
+	if svc == nil || svc.Targets["P2"].Urgency != policy.UrgencyLow || len(cfg.Policy(svc.EscalationPolicy).Levels) != 2 {
+		t.Fatalf("service warnings: %+v\n%s", svc, res.Config)
+	}
+	for _, w := range [][]string{
+		{`PagerDuty service "Warnings"`, "low urgency", "P2, P3", "escalat", "two-levels"},
+		{`PagerDuty service "Nights"`, "low urgency", "P0, P1, P2, P3", "escalat", "two-levels"},
+	} {
+		if issueWith(res.Report, Changed, w...) == nil {
+			t.Errorf("the report does not say that pagerd escalates what PagerDuty does not (%q):\n%+v", w, res.Report.Issues)
+		}
+	}
+	for _, s := range []string{`PagerDuty service "Single"`, `PagerDuty service "Loud"`} {
+		if is := issueWith(res.Report, Changed, s, "low urgency"); is != nil {
+			t.Errorf("%s escalates no low-urgency incident, yet: %s", s, is.Detail)
+		}
+	}
+}

@@ -725,6 +725,13 @@ func (b *builder) overrides(s *schedule, loc *time.Location) {
 				if !ok {
 					continue
 				}
+				if found.restriction != "" {
+					// The override replaces the rotation's people, who
+					// are on call only in its windows; pagerd's override
+					// holds the tier at every hour of its span.
+					b.rep.add(Changed, o.ref, "applies to rotation %q, which is on call at the source only %s: pagerd's override holds the rotation's tier for its whole span, %s to %s, so %q is on call outside those hours too (beside whoever else is then); cut it into overrides for those hours if the source has them on call only then",
+						found.name, found.restriction, on.from.In(loc).Format(time.RFC3339), on.until.In(loc).Format(time.RFC3339), b.userID[p])
+				}
 				for _, t := range b.rotPlaced[found] {
 					tiers = append(tiers, held{t, on})
 				}

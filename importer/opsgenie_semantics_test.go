@@ -213,3 +213,39 @@ func TestOpsgenieNotClosedRuleAfterAnAcknowledgement(t *testing.T) {
 		t.Errorf("the report does not say that the unresolved rule reopens an acknowledged incident and pages the later levels, which Opsgenie's if-not-closed rule does not:\n%+v", res.Report.Issues)
 	}
 }
+
+// TestOpsgenieOverrideOfARestrictedRotation: an Opsgenie override that
+// names a rotation replaces that rotation's people, and this one is on
+// call only from 09:00 to 17:00. pagerd's override of its tier holds the
+// tier for the whole span, restrictions or not, so kim, covering the day
+// rotation for a week, is on call (and paged) every night of it too,
+// beside the night rotation's person. The report must say so: the
+// override was written without a word.
+func TestOpsgenieOverrideOfARestrictedRotation(t *testing.T) {
+	res, cfg := mustImport(t, Opsgenie, []Document{
+		{Name: "users.json", Data: []byte(ogFourUsers)},
+		{Name: "schedules.json", Data: []byte(`{"data": [{"id": "s-pay", "name": "Payments", "timezone": "Europe/Berlin", "enabled": true,
+			"rotations": [
+				{"id": "r-day", "name": "Day", "type": "weekly", "length": 1, "startDate": "2025-09-01T07:00:00Z",
+				 "participants": [{"type": "user", "id": "u-hana"}, {"type": "user", "id": "u-ivan"}],
+				 "timeRestriction": {"type": "time-of-day", "restriction": {"startHour": 9, "startMin": 0, "endHour": 17, "endMin": 0}}},
+				{"id": "r-night", "name": "Night", "type": "weekly", "length": 1, "startDate": "2025-09-01T07:00:00Z",
+				 "participants": [{"type": "user", "id": "u-lee"}],
+				 "timeRestriction": {"type": "time-of-day", "restriction": {"startHour": 17, "startMin": 0, "endHour": 9, "endMin": 0}}}]}]}`)},
+		{Name: "overrides.json", Data: []byte(`{"data": [
+			{"_parent": {"id": "s-pay"}, "alias": "kim-covers-days", "user": {"type": "user", "id": "u-kim"},
+			 "startDate": "2025-10-13T07:00:00Z", "endDate": "2025-10-20T07:00:00Z", "rotations": [{"id": "r-day"}]}]}`)},
+	}, Options{})
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	// What pagerd does at 03:00 inside the override: kim holds the day
+	// tier, lee the night one.
+	if got := onCallUsers(t, cfg, time.Date(2025, 10, 15, 3, 0, 0, 0, berlin)); !reflect.DeepEqual(got, []string{"kim", "lee"}) {
+		t.Fatalf("on call %v at 03:00\n%s", got, res.Config)
+	}
+	if issueWith(res.Report, Changed, `override "kim-covers-days"`, `rotation "Day"`, "09:00", "17:00", `"kim"`, "whole span") == nil {
+		t.Errorf("the report does not say that the override of a rotation restricted to 09:00-17:00 holds its tier at every hour:\n%+v", res.Report.Issues)
+	}
+	if is := issueWith(res.Report, Changed, `override "kim-covers-days"`, `rotation "Night"`); is != nil {
+		t.Errorf("the override names Day only: %s", is.Detail)
+	}
+}

@@ -505,11 +505,51 @@ func pdScheduleModel(s pdSchedule, rep *Report) *schedule {
 		}
 	}
 	if s.OverridesSubschedule != nil {
+		// Rendered entries are cut at the request's until, which the
+		// response does not give: the latest end of the final schedule's
+		// (and the layers') rendered entries is where it was, when the
+		// export has a final schedule at all. An override rendered up to
+		// there may go on after it at PagerDuty, and pagerd's would end
+		// there, the rotation's person on call again: say so, unless the
+		// listed overrides carry it on.
+		var horizon time.Time
+		for _, e := range s.finalEntries() {
+			if e.End.After(horizon) {
+				horizon = e.End.Time
+			}
+		}
+		for _, l := range s.ScheduleLayers {
+			for _, e := range l.RenderedScheduleEntries {
+				if !horizon.IsZero() && e.End.After(horizon) {
+					horizon = e.End.Time
+				}
+			}
+		}
 		for _, e := range s.OverridesSubschedule.RenderedScheduleEntries {
 			add(e, 1, "PagerDuty's rendered overrides show on call then (PagerDuty pages the override created last)")
+			if horizon.IsZero() || !e.End.Equal(horizon) {
+				continue
+			}
+			listed := false
+			for _, o := range s.Overrides {
+				listed = listed || (o.User.ID == e.User.ID && !o.Start.After(e.End.Time) && o.End.After(e.End.Time))
+			}
+			if !listed {
+				rep.add(Changed, out.overrides[len(out.overrides)-1].ref, "is rendered until %s, where the export's rendered schedule ends (the until of the request): at PagerDuty it may go on after that, and here it ends then; check it there, and extend it here if it does (or export GET /schedules/%s/overrides with a later until too)",
+					e.End.In(loc).Format(time.RFC3339), s.ID)
+			}
 		}
 	}
 	return out
+}
+
+// finalEntries are the final schedule's rendered entries, if the export
+// has them.
+func (s pdSchedule) finalEntries() []pdEntry {
+	if s.FinalSchedule == nil {
+		return nil
+	}
+	return s.FinalSchedule.RenderedScheduleEntries
 }
 
 // pdLayerOrder reads from the export's final schedule which layer

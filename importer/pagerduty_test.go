@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -273,5 +274,49 @@ func TestPagerDutyLowUrgencyDoesNotEscalate(t *testing.T) {
 		if is := issueWith(res.Report, Changed, s, "low urgency"); is != nil {
 			t.Errorf("%s escalates no low-urgency incident, yet: %s", s, is.Detail)
 		}
+	}
+}
+
+// TestPagerDutyOverrideCutAtTheExportsEnd: GET /schedules/{id} with since
+// and until (the export docs/MIGRATING.md gives) renders each override
+// cut at until. Kim's override from 2026-01-02 runs on to 2026-01-09 at
+// PagerDuty, but the export was made with until 2026-01-05 and renders it
+// to then: pagerd's override ends there and hana, the rotation's, is on
+// call again. The report must say that the override may go on after the
+// export's end; Lee's, which ends before it, is not reported, nor is an
+// override of an export without a final schedule, whose end is not known.
+func TestPagerDutyOverrideCutAtTheExportsEnd(t *testing.T) {
+	schedule := `{"schedule": {"id": "PSCH9", "name": "Payments", "time_zone": "Europe/Berlin", "schedule_layers": [
+			{"id": "PL1", "name": "Weekly", "start": "2025-09-01T09:00:00+02:00", "end": null,
+			 "rotation_virtual_start": "2025-09-01T09:00:00+02:00", "rotation_turn_length_seconds": 604800,
+			 "users": [{"user": {"id": "PHANA01", "type": "user_reference"}}], "restrictions": [],
+			 "rendered_schedule_entries": [{"start": "2025-12-29T09:00:00+01:00", "end": "2026-01-05T00:00:00+01:00", "user": {"id": "PHANA01", "type": "user_reference"}}]}],
+			"overrides_subschedule": {"name": "Overrides", "rendered_schedule_entries": [
+				{"start": "2025-12-30T08:00:00+01:00", "end": "2025-12-30T20:00:00+01:00", "user": {"id": "PLEEL04", "type": "user_reference", "summary": "Lee"}},
+				{"start": "2026-01-02T09:00:00+01:00", "end": "2026-01-05T00:00:00+01:00", "user": {"id": "PKIMK03", "type": "user_reference", "summary": "Kim"}}]},
+			"final_schedule": {"name": "Final Schedule", "rendered_schedule_entries": [
+				{"start": "2025-12-29T09:00:00+01:00", "end": "2025-12-30T08:00:00+01:00", "user": {"id": "PHANA01", "type": "user_reference"}},
+				{"start": "2025-12-30T08:00:00+01:00", "end": "2025-12-30T20:00:00+01:00", "user": {"id": "PLEEL04", "type": "user_reference"}},
+				{"start": "2025-12-30T20:00:00+01:00", "end": "2026-01-02T09:00:00+01:00", "user": {"id": "PHANA01", "type": "user_reference"}},
+				{"start": "2026-01-02T09:00:00+01:00", "end": "2026-01-05T00:00:00+01:00", "user": {"id": "PKIMK03", "type": "user_reference"}}]}}}`
+	now := Options{Now: time.Date(2025, 12, 29, 8, 0, 0, 0, time.UTC)}
+	res, _ := mustImport(t, PagerDuty, []Document{{Name: "users.json", Data: []byte(pdFourUsers)}, {Name: "schedule.json", Data: []byte(schedule)}}, now)
+	if issueWith(res.Report, Changed, `override "Kim 2026-01-02`, "2026-01-05T00:00:00+01:00", "may go on", "PSCH9") == nil {
+		t.Errorf("the override cut at the export's end is not reported:\n%+v", res.Report.Issues)
+	}
+	if is := issueWith(res.Report, Changed, `override "Lee`); is != nil {
+		t.Errorf("an override that ends before the export's end is reported: %s", is.Detail)
+	}
+	noFinal := strings.Replace(schedule, `"final_schedule"`, `"final_schedule_not_exported"`, 1)
+	noFinal = strings.Replace(noFinal, `"rendered_schedule_entries": [{"start": "2025-12-29T09:00:00+01:00"`, `"rendered_not_exported": [{"start": "2025-12-29T09:00:00+01:00"`, 1)
+	var top map[string]map[string]any
+	if err := json.Unmarshal([]byte(noFinal), &top); err != nil {
+		t.Fatal(err)
+	}
+	delete(top["schedule"], "final_schedule_not_exported")
+	data, _ := json.Marshal(top)
+	res, _ = mustImport(t, PagerDuty, []Document{{Name: "users.json", Data: []byte(pdFourUsers)}, {Name: "schedule.json", Data: data}}, now)
+	if is := issueWith(res.Report, Changed, "may go on"); is != nil {
+		t.Errorf("without a final schedule the export's end is not known, yet: %s", is.Detail)
 	}
 }

@@ -131,7 +131,8 @@ a swap: whoever holds the tier at --start takes USER's shift between them,
 in the same call. An override that overlaps another on the same tier is
 refused, naming it. "rm" deletes overrides by id (both halves of a swap);
 one under way ends now instead, so who held the tier until now stays on
-record, and one that has ended is kept. pagerd oncall and pagerd schedule show them with --server.`,
+record, and one that has ended is kept. pagerd oncall and pagerd schedule
+show them with --server.`,
 	},
 	"report": {
 		summary:  "the on-call report of a period, from the incident history",

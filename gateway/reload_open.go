@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 )
@@ -23,7 +24,8 @@ const openIDsNamed = 5
 // keepsOpenIncidents is the check a reloaded config must pass against the
 // store: every open incident keeps what pages it, its service
 // (openOfRemovedService) and its priority (openOfDroppedPriorities), and
-// what finds it again, its dedup key (openOfRekeyedAlerts). The
+// what finds it again, its dedup key (openOfRekeyedAlerts), or resolves
+// it, its heartbeat (openOfRemovedHeartbeats). The
 // error names each service (and priority) that would leave incidents
 // behind, how many and which. When the store cannot say, the reload is
 // refused too: taking it could orphan incidents. check-config, which has
@@ -35,7 +37,7 @@ func keepsOpenIncidents(l store.Lister) func(ctx context.Context, old, next *pol
 			svc := &old.Services[i]
 			checks := []openCheck{openOfRemovedService}
 			if next.Service(svc.Name) != nil {
-				checks = []openCheck{openOfDroppedPriorities, openOfRekeyedAlerts}
+				checks = []openCheck{openOfDroppedPriorities, openOfRekeyedAlerts, openOfRemovedHeartbeats}
 			}
 			for _, check := range checks {
 				p, err := check(ctx, l, svc, next)
@@ -88,6 +90,42 @@ func openOfRekeyedAlerts(ctx context.Context, l store.Lister, svc *policy.Servic
 		are = "is"
 	}
 	return []string{fmt.Sprintf("services[%s].incident_key: %s from Alertmanager %s keyed by %s; by %s, Alertmanager's notifications would not find them (a repeat would open and page another incident, a resolve leave them paging): resolve them or keep incident_key %s", svc.Name, namedOpen(ids), are, from, to, from)}, nil
+}
+
+// openOfRemovedHeartbeats refuses taking a heartbeat out of a service (or
+// renaming it) while its incident is open. A ping is what resolves a
+// heartbeat's incident, and a heartbeat out of the config takes none: the
+// incident escalated on up its ladder, for a heartbeat whose sender was
+// alive again and pinging its new name, until someone resolved it by hand.
+// The store is asked only when the reload takes heartbeats out.
+func openOfRemovedHeartbeats(ctx context.Context, l store.Lister, svc *policy.Service, next *policy.Config) ([]string, error) {
+	keeps := next.Service(svc.Name)
+	gone := map[string]string{} // dedup key → heartbeat
+	for _, hb := range svc.Heartbeats {
+		if keeps.Heartbeat(hb.Name) == nil {
+			gone[heartbeat.DedupKey(hb.Name)] = hb.Name
+		}
+	}
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	open := map[string][]string{} // heartbeat → its open incidents
+	err := store.EachOpen(ctx, l, svc.Name, func(inc *store.Incident) error {
+		if name, ok := gone[inc.DedupKey]; ok && inc.Source == heartbeat.Source {
+			open[name] = append(open[name], inc.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: services[%s].heartbeats loses heartbeats, and the store did not say whether their incidents are open, which no ping could resolve any more: reload refused, try again when the store answers: %w", next.File, svc.Name, err)
+	}
+	var problems []string
+	for _, hb := range svc.Heartbeats {
+		if ids := open[hb.Name]; len(ids) > 0 {
+			problems = append(problems, fmt.Sprintf("services[%s].heartbeats: %s of heartbeat %s, which no ping could resolve once it is out of the config (a rename is a removal): resolve them or keep the heartbeat", svc.Name, namedOpen(ids), hb.Name))
+		}
+	}
+	return problems, nil
 }
 
 // openOfRemovedService refuses removing a service that still has open

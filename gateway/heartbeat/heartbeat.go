@@ -498,7 +498,15 @@ func (m *Monitor) recheck(ctx context.Context, cfg *policy.Config, svc *policy.S
 	if err := m.miss(ctx, cfg, svc, hb, d, j); err != nil {
 		return nil, err
 	}
-	return &store.Job{Due: now.Add(hb.Expiry()), Data: rj.Data}, nil
+	next := now.Add(hb.Expiry())
+	if !j.Due.After(next) {
+		// The job comes due first (its old expiry has come, and it
+		// watches by the interval in force since): it raises the next
+		// miss. Rechecked on, each miss was raised and counted twice
+		// for as long as the heartbeat stayed dead.
+		return nil, nil
+	}
+	return &store.Job{Due: next, Data: rj.Data}, nil
 }
 
 // miss raises the incident of a heartbeat whose job j, carrying d, says

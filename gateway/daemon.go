@@ -380,7 +380,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}
 	// Shift notices: a job per schedule, done by the dispatcher.
 	d.notices = notices.New(notices.Options{Store: d.store, Config: pagingConfig, Fresh: d.overrides.RefreshSchedule, Notifiers: d.notifiers, Slack: tr.slack,
-		Now: o.Now, Logger: d.log, Registry: reg})
+		Now: o.Now, Logger: d.log, Registry: reg, NewerConfig: func(ctx context.Context) (string, bool) {
+			e, ok := d.replicas.Newer(ctx)
+			return e.Replica, ok
+		}})
 	d.cfg.OnLoad(d.notices.InitMetrics)
 
 	// The store jobs: retention, and handoff documents when something

@@ -72,7 +72,16 @@ type Options struct {
 	// never told: no notice to the new holder, no "you are no longer on
 	// call" to the one replaced.
 	Fresh func(ctx context.Context, schedule string) error
+	// NewerConfig, when set, names a live replica that runs a config
+	// taken into use later than this one's (dispatch.Options.NewerConfig):
+	// a job of a schedule without notices in this replica's config is
+	// left to it rather than ended (see Handle).
+	NewerConfig func(ctx context.Context) (replica string, ok bool)
 }
+
+// leftRetry is how soon a job this replica leaves to a replica on a newer
+// config (Handle) comes due again, for that replica to claim.
+const leftRetry = 10 * time.Second
 
 // Service sends shift notices.
 type Service struct {
@@ -476,6 +485,19 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 	cfg := s.o.Config()
 	sc := cfg.Schedule(j.Key)
 	if sc == nil || sc.Notices == nil {
+		if s.o.NewerConfig != nil {
+			if replica, ok := s.o.NewerConfig(ctx); ok {
+				// This replica's config lags (a rollout that adds the
+				// notices, a reload that failed here): ended, the job
+				// lost the notice due now, which the newer replica's
+				// arming never sends (its new job starts from then),
+				// and what was announced. Left as it is for that
+				// replica, and ended by it if its config has no
+				// notices either.
+				s.log.Info("shift notices not in this replica's config: job left to a replica on a newer config", "schedule", j.Key, "replica", replica)
+				return &store.Job{Kind: Kind, Key: j.Key, Due: s.o.Now().UTC().Add(leftRetry), Data: j.Data}, nil
+			}
+		}
 		return nil, nil
 	}
 	now := s.o.Now().UTC()

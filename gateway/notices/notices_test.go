@@ -522,3 +522,37 @@ func TestTeamMessageRetrySaysOnlyWhatIsStillSo(t *testing.T) {
 		t.Errorf("its retry after both overrides' deletion is sent: %q", team.Text)
 	}
 }
+
+// TestJobOfAReplicaWhoseConfigLacksTheNoticesIsLeftToANewerOne: a replica
+// whose config has no notices on s (its reload failed, its ConfigMap lags
+// in a rollout that adds them) claims s's job while a live replica runs a
+// config taken into use later. It leaves the job as it is, due again
+// moments later, for that replica: deleted, the notice due then was never
+// sent (the newer replica's arming stored a new job, starting from then)
+// and what was announced was forgotten. With no newer config live, the
+// notices were taken out, and the job ends.
+func TestJobOfAReplicaWhoseConfigLacksTheNoticesIsLeftToANewerOne(t *testing.T) {
+	lagging := parseSchedule(t, "null", "", "")
+	if lagging.Schedule("s").Notices != nil {
+		t.Fatal("the lagging config has notices")
+	}
+	at := time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC) // ann's notice a day ahead is due
+	data, _ := json.Marshal(state{Last: at.Add(-time.Hour), Since: at.Add(-48 * time.Hour), Held: true,
+		Announced: []announced{{Tier: "primary", User: "bob", From: at.Add(time.Hour)}}})
+	job := &store.Job{Kind: Kind, Key: "s", Due: at, Data: data}
+	newer := true
+	s := New(Options{Config: func() *policy.Config { return lagging }, Now: func() time.Time { return at },
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		NewerConfig: func(context.Context) (string, bool) { return "b", newer }})
+	next, err := s.Handle(context.Background(), job)
+	if err != nil || next == nil {
+		t.Fatalf("Handle on a lagging replica: %+v %v, want the job left for the newer replica", next, err)
+	}
+	if string(next.Data) != string(data) || !next.Due.After(at) || next.Due.After(at.Add(time.Minute)) {
+		t.Fatalf("job left: due %v, %s; want as it was, due again moments later", next.Due, next.Data)
+	}
+	newer = false
+	if next, err := s.Handle(context.Background(), job); err != nil || next != nil {
+		t.Fatalf("Handle with no newer config live: %+v %v, want the job ended", next, err)
+	}
+}

@@ -161,7 +161,9 @@ type state struct {
 	// after Last: the plan changed from a time before it (an override
 	// that starts before it was made, a reload that changed the running
 	// shift). Held is false in a job stored by a pagerd before it, whose
-	// next run takes the holders as they stand.
+	// next run takes the holders as they stand. Their Until is when each
+	// holder's time on the tier ended as of Last, as they were told (see
+	// extension).
 	Holders []announced `json:"holders,omitempty"`
 	Held    bool        `json:"held,omitempty"`
 }
@@ -174,7 +176,11 @@ func holders(sc *policy.Schedule, t time.Time) []announced {
 			continue
 		}
 		if sh, ok := sc.OnCallTier(tr.Name, t); ok {
-			out = append(out, announced{Tier: tr.Name, User: sh.User, From: sh.From})
+			a := announced{Tier: tr.Name, User: sh.User, From: sh.From}
+			if end, capped := endOf(sc, sh); sh.User != "" && !capped {
+				a.Until = end
+			}
+			out = append(out, a)
 		}
 	}
 	return out
@@ -203,6 +209,21 @@ type announced struct {
 	Tier string    `json:"tier"`
 	User string    `json:"user"`
 	From time.Time `json:"from"`
+	// Until, in Holders, is when the holder's time on the tier ends
+	// (zero: not known, or open-ended).
+	Until time.Time `json:"until,omitzero"`
+}
+
+// extension is a holder's time on a tier that the plan made longer since
+// they were told when it ends: bob, on call this week and told so until
+// Monday, is given the next week too by an override. No handoff comes
+// to tell him (he holds the tier throughout), and he is the one paged.
+type extension struct {
+	Tier, User string
+	// Was is when they were told it ended, Until when it ends now.
+	Was, Until time.Time
+	// Shift is the shift at Was, which makes it longer.
+	Shift policy.Shift
 }
 
 // load reads a job's data; a job without any, or with data from a later
@@ -236,8 +257,10 @@ func (st state) told(sh policy.Shift) bool {
 // shifts their holder no longer holds at their start; taken are the shifts
 // held now by someone other than the holder at st.Last, the plan saying
 // they held it then already (it changed from a time before st.Last), and
-// no handoff to them comes due after it.
-func changes(sc *policy.Schedule, st state, now time.Time) (late, newly []policy.ShiftNotice, withdrawn []announced, taken []policy.ShiftNotice) {
+// no handoff to them comes due after it; extended are the holders now,
+// the holders at st.Last too, whose time on the tier ends later than it
+// did then (extension).
+func changes(sc *policy.Schedule, st state, now time.Time) (late, newly []policy.ShiftNotice, withdrawn []announced, taken []policy.ShiftNotice, extended []extension) {
 	then := st.Window
 	if then == nil {
 		then = windowOf(sc)
@@ -271,15 +294,20 @@ func changes(sc *policy.Schedule, st state, now time.Time) (late, newly []policy
 	if st.Held {
 		for _, h := range holders(sc, now) {
 			i := slices.IndexFunc(st.Holders, func(a announced) bool { return a.Tier == h.Tier })
-			if h.User == "" || i < 0 || st.Holders[i].User == h.User {
-				continue // nobody, a tier not told of at Last, or no change
+			if h.User == "" || i < 0 {
+				continue // nobody, or a tier not told of at Last
+			}
+			if was := st.Holders[i]; was.User == h.User {
+				if !was.Until.IsZero() && h.Until.After(was.Until) && !handedTo(sc, h, st.Last, now) {
+					at, _ := sc.OnCallTier(h.Tier, was.Until)
+					extended = append(extended, extension{Tier: h.Tier, User: h.User, Was: was.Until, Until: h.Until, Shift: at})
+				}
+				continue // no change of holder
 			}
 			if was, _ := sc.OnCallTier(h.Tier, st.Last); was.User != h.User {
 				continue // handed to them after Last: a handoff notice of its own
 			}
-			if slices.ContainsFunc(sc.ShiftNotices(st.Last, now), func(n policy.ShiftNotice) bool {
-				return n.Kind == policy.NoticeHandoff && n.Shift.Tier == h.Tier && n.Shift.User == h.User
-			}) {
+			if handedTo(sc, h, st.Last, now) {
 				// They held it at Last, lost it and got it back since
 				// (a run late, after an override that ended in the
 				// gap): the handoff back to them after Last tells them,
@@ -290,7 +318,15 @@ func changes(sc *policy.Schedule, st state, now time.Time) (late, newly []policy
 			taken = append(taken, policy.ShiftNotice{Kind: policy.NoticeHandoff, At: now, Shift: sh, Outgoing: st.Holders[i].User})
 		}
 	}
-	return late, newly, withdrawn, taken
+	return late, newly, withdrawn, taken, extended
+}
+
+// handedTo is whether a handoff of h's tier to h's holder came due in
+// (last, now]: it tells them they are on call, and until when.
+func handedTo(sc *policy.Schedule, h announced, last, now time.Time) bool {
+	return slices.ContainsFunc(sc.ShiftNotices(last, now), func(n policy.ShiftNotice) bool {
+		return n.Kind == policy.NoticeHandoff && n.Shift.Tier == h.Tier && n.Shift.User == h.User
+	})
 }
 
 // pending is a notice that failed and is tried again at Retry.
@@ -432,7 +468,7 @@ func (s *Service) arm(ctx context.Context, sc *policy.Schedule) error {
 		}
 		st := load(j.Data, now)
 		due := next(sc, st, st.Last)
-		if late, newly, withdrawn, taken := changes(sc, st, now); len(late) > 0 || len(newly) > 0 || len(withdrawn) > 0 || len(taken) > 0 {
+		if late, newly, withdrawn, taken, extended := changes(sc, st, now); len(late) > 0 || len(newly) > 0 || len(withdrawn) > 0 || len(taken) > 0 || len(extended) > 0 {
 			// An override changed a shift whose notice before it is past
 			// (Handle tells the new holder, the one who lost it and the
 			// team), or one running now from before the job's last run, or
@@ -594,7 +630,7 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 // Pending taken out (the caller puts back those to try again) and the
 // shifts announced by now.
 func work(cfg *policy.Config, sc *policy.Schedule, st state, now time.Time) ([]pending, state) {
-	late, newly, withdrawn, taken := changes(sc, st, now)
+	late, newly, withdrawn, taken, extended := changes(sc, st, now)
 	// A shift its holder was told of already (a reload that shortened
 	// notices.before since) is not told again. One a reload brought into
 	// the window is told as usual.
@@ -615,7 +651,7 @@ func work(cfg *policy.Config, sc *policy.Schedule, st state, now time.Time) ([]p
 	due := st.Pending
 	st.Pending = nil
 	due = append(due, compose(cfg, sc, ns, now)...)
-	due = append(due, composeChanges(cfg, sc, taken, late, withdrawn, now)...)
+	due = append(due, composeChanges(cfg, sc, taken, late, withdrawn, extended, now)...)
 	return due, st
 }
 
@@ -679,8 +715,8 @@ func compose(cfg *policy.Config, sc *policy.Schedule, ns []policy.ShiftNotice, n
 // now hold one they were not told of, with the time left; to those who
 // lost an announced shift, that it is no longer theirs; and to the team's
 // channel, one message listing every change.
-func composeChanges(cfg *policy.Config, sc *policy.Schedule, taken, late []policy.ShiftNotice, withdrawn []announced, now time.Time) []pending {
-	if len(taken) == 0 && len(late) == 0 && len(withdrawn) == 0 {
+func composeChanges(cfg *policy.Config, sc *policy.Schedule, taken, late []policy.ShiftNotice, withdrawn []announced, extended []extension, now time.Time) []pending {
+	if len(taken) == 0 && len(late) == 0 && len(withdrawn) == 0 && len(extended) == 0 {
 		return nil
 	}
 	var out []pending
@@ -736,7 +772,24 @@ func composeChanges(cfg *policy.Config, sc *policy.Schedule, taken, late []polic
 		parts = append(parts, teamPart{Tier: a.Tier, From: a.From, User: sh.User,
 			Text: fmt.Sprintf("%s from %s: %s, not %s%s", w.title(a.Tier), w.stamp(a.From), w.name(sh.User), w.name(a.User), overridden(sh))})
 	}
-	if sc.Notices.SlackChannel != "" {
+	for _, e := range extended {
+		// Told to the holder, whom no handoff tells; to the team unless
+		// a part above says it (the holder took over a shift announced
+		// as another's: "Bob, not Ann").
+		what := w.what(e.Shift)
+		out = append(out, pending{To: "user:" + e.User, Due: now, Until: e.Until, Tier: e.Tier, From: e.Was, Holds: true,
+			Subject: "You stay on call until " + w.stamp(e.Until) + ": " + what,
+			Text:    fmt.Sprintf("Change: you stay on call until %s: %s%s, not until %s.", w.stamp(e.Until), what, overridden(e.Shift), w.stamp(e.Was))})
+		if e.Until.After(until) {
+			until = e.Until
+		}
+		if slices.ContainsFunc(withdrawn, func(a announced) bool { return a.Tier == e.Tier && a.From.Equal(e.Was) }) {
+			continue
+		}
+		parts = append(parts, teamPart{Tier: e.Tier, From: e.Was, User: e.User,
+			Text: fmt.Sprintf("%s until %s: %s stays on, not until %s%s", w.title(e.Tier), w.stamp(e.Until), w.name(e.User), w.stamp(e.Was), overridden(e.Shift))})
+	}
+	if sc.Notices.SlackChannel != "" && len(parts) > 0 {
 		head := "The on-call plan of " + sc.Name + " changed"
 		out = append(out, pending{To: "slack:" + sc.Notices.SlackChannel, Subject: head, Text: teamMessage(head, parts),
 			Due: now, Until: until, Parts: parts})
@@ -807,15 +860,22 @@ func (w wording) before(n policy.ShiftNotice, in time.Duration, end time.Time) p
 // override's, then the rotation's), and the person is on call until the
 // second ends, not the first (which a notice said before).
 func (w wording) end(sh policy.Shift) time.Time {
-	until := sh.Until
+	until, _ := endOf(w.sc, sh)
+	return until
+}
+
+// endOf is wording.end in sc; capped says it joined maxJoined spans and
+// looked no further (a person who holds the tier for good).
+func endOf(sc *policy.Schedule, sh policy.Shift) (until time.Time, capped bool) {
+	until = sh.Until
 	for range maxJoined {
-		next, ok := w.sc.OnCallTier(sh.Tier, until)
+		next, ok := sc.OnCallTier(sh.Tier, until)
 		if !ok || next.User == "" || next.User != sh.User || !next.Until.After(until) {
-			break
+			return until, false
 		}
 		until = next.Until
 	}
-	return until
+	return until, true
 }
 
 // maxJoined bounds the spans end joins: a person who holds a tier for

@@ -253,6 +253,9 @@ func TestChangesToAnAnnouncedShift(t *testing.T) {
 			"user:ann: Your on-call shift starts in 18h: Primary of s, from Mon Sep 15 06:00 UTC until Mon Sep 22 00:00 UTC. You take over from Bob.",
 			"slack:#team: s hands off in 18h, Mon Sep 15 06:00 UTC: Primary: Bob → Ann",
 			"user:ann: Change: you are no longer on call from Mon Sep 15 00:00 UTC: Primary of s is Bob's then (override: late), not yours.",
+			// Bob, told on Monday Sep 8 that his shift ends at 00:00, is
+			// paged until 06:00 (said to the team with Ann's change).
+			"user:bob: Change: you stay on call until Mon Sep 15 06:00 UTC: Primary of s (override: late), not until Mon Sep 15 00:00 UTC.",
 			"slack:#team: The on-call plan of s changed: Primary from Mon Sep 15 00:00 UTC: Bob, not Ann (override: late)",
 		}},
 		{"withdrawn, nobody holds it", `, restrictions: [{start_day: monday, start: "06:00", end_day: monday, end: "00:00"}]`, "", []string{
@@ -300,7 +303,7 @@ func TestReloadLengtheningBeforeIsNoChangeOfPlan(t *testing.T) {
 		t.Fatalf("at %v: %q", at, texts(ps))
 	}
 	at = at.Add(30 * time.Minute)
-	if late, newly, withdrawn, _ := changes(day.Schedule("s"), st, at); len(late)+len(newly)+len(withdrawn) == 0 {
+	if late, newly, withdrawn, _, _ := changes(day.Schedule("s"), st, at); len(late)+len(newly)+len(withdrawn) == 0 {
 		t.Fatalf("after the reload, nothing for arming to make due now")
 	}
 	ps, st = work(day, day.Schedule("s"), st, at)
@@ -326,6 +329,8 @@ func TestReloadLengtheningBeforeIsNoChangeOfPlan(t *testing.T) {
 type recording struct {
 	errs []error
 	got  []string
+	// only, when set, is the one person whose messages are kept.
+	only string
 }
 
 func (r *recording) Notify(_ context.Context, m notify.Message) error {
@@ -334,7 +339,9 @@ func (r *recording) Notify(_ context.Context, m notify.Message) error {
 		r.errs = r.errs[1:]
 		return err
 	}
-	r.got = append(r.got, m.Text)
+	if r.only == "" || m.User == r.only {
+		r.got = append(r.got, m.Text)
+	}
 	return nil
 }
 
@@ -368,7 +375,7 @@ func TestRetryOfANoticeTheChangeSinceMadeUntrue(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.first
-			tr := &recording{}
+			tr := &recording{only: "ann"}
 			now := time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)
 			s := service(&cfg, tr, &now)
 			j := &store.Job{Kind: Kind, Key: "s", Due: now, Data: mustJSON(state{Last: now.Add(-time.Minute), Since: now.Add(-time.Hour)})}
@@ -443,7 +450,7 @@ func TestHolderChangedBeforeTheJobsLastRunIsTold(t *testing.T) {
 				t.Fatalf("at %v: %q", ran, texts(ps))
 			}
 			now := ran.Add(time.Minute)
-			if late, newly, withdrawn, taken := changes(tc.cfg.Schedule("s"), st, now); (len(late)+len(newly)+len(withdrawn)+len(taken) > 0) != (tc.want != nil) {
+			if late, newly, withdrawn, taken, _ := changes(tc.cfg.Schedule("s"), st, now); (len(late)+len(newly)+len(withdrawn)+len(taken) > 0) != (tc.want != nil) {
 				t.Errorf("arming would make the job due now: %v, want %v", len(late)+len(newly)+len(withdrawn)+len(taken) > 0, tc.want != nil)
 			}
 			ps, st = work(tc.cfg, tc.cfg.Schedule("s"), st, now)

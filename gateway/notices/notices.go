@@ -621,7 +621,15 @@ func (s *Service) Handle(ctx context.Context, j *store.Job) (*store.Job, error) 
 	if sc = s.o.Config().Schedule(j.Key); sc == nil || sc.Notices == nil {
 		return nil, nil
 	}
-	return &store.Job{Kind: Kind, Key: sc.Name, Due: next(sc, st, now), Data: mustJSON(st)}, nil
+	nextDue := next(sc, st, now)
+	if late, newly, withdrawn, taken, extended := changes(sc, st, now); len(late) > 0 || len(newly) > 0 || len(withdrawn) > 0 || len(taken) > 0 || len(extended) > 0 {
+		// The plan changed while the notices went out (the state is as
+		// of the config the job began with, and says nothing changed on
+		// that one): told by the next run, at once, rather than at the
+		// daemon's next arming.
+		nextDue = now
+	}
+	return &store.Job{Kind: Kind, Key: sc.Name, Due: nextDue, Data: mustJSON(st)}, nil
 }
 
 // work is what a run of the job at now has to send (the notices due

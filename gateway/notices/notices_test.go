@@ -563,3 +563,36 @@ func TestJobOfAReplicaWhoseConfigLacksTheNoticesIsLeftToANewerOne(t *testing.T) 
 		t.Fatalf("Handle with no newer config live: %+v %v, want the job ended", next, err)
 	}
 }
+
+// TestChangeMadeWhileTheJobRunsIsToldAtOnce: ann was told on Sunday
+// 00:00 that her week starts Monday; at 12:00 the job runs (a retry, say)
+// and, while it sends, an override gives her week to bob, on call now.
+// Arming finds the job claimed and leaves it to the run, which ends due at
+// once: ann is told that the week is no longer hers and bob that he stays
+// on, not after the daemon's next arming, up to 5 minutes later (or, had
+// it not come, never: bob holds the tier throughout, and ann's shift
+// begins before the next notice).
+func TestChangeMadeWhileTheJobRunsIsToldAtOnce(t *testing.T) {
+	plain := parseSchedule(t, "{before: 24h}", "", "")
+	toBob := parseSchedule(t, "{before: 24h}", "", `
+    overrides:
+      - {reason: ann ill, from: "2025-09-15T00:00:00Z", until: "2025-09-22T00:00:00Z", tiers: {primary: bob}}`)
+	told := time.Date(2025, 9, 14, 0, 0, 0, 0, time.UTC)
+	_, st := work(plain, plain.Schedule("s"), state{Last: told.Add(-time.Minute), Since: told.Add(-time.Hour)}, told)
+	at := told.Add(12 * time.Hour)
+	calls := 0
+	s := New(Options{Config: func() *policy.Config {
+		calls++
+		if calls == 1 {
+			return plain
+		}
+		return toBob
+	}, Now: func() time.Time { return at }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	next, err := s.Handle(context.Background(), &store.Job{Kind: Kind, Key: "s", Due: at, Data: mustJSON(st)})
+	if err != nil || next == nil {
+		t.Fatalf("Handle: %v %v", next, err)
+	}
+	if !next.Due.Equal(at) {
+		t.Fatalf("next due %v, want at once (%v): the override made during the run is not told until then", next.Due, at)
+	}
+}

@@ -317,7 +317,16 @@ func TestPushoverEmergencyThatMayHaveBeenSentIsCancelled(t *testing.T) {
 		<-r.Context().Done()
 	}))
 	defer late.Close()
-	cfg := strings.Replace(pushoverConfig(late.URL, "http://127.0.0.1:1"), "retry: 30s, expire: 2h}", "retry: 30s, expire: 2h, timeout: 200ms}", 1)
+	maybeSentEmergencyIsCancelled(t, po, late.URL)
+}
+
+// maybeSentEmergencyIsCancelled pages ann at emergency priority through
+// front, a Pushover whose answer does not come whole within the 200 ms
+// timeout, and requires the page recorded "may have been sent" and its
+// emergency cancelled once she acknowledges in pagerd.
+func maybeSentEmergencyIsCancelled(t *testing.T, po *providertest.Pushover, front string) {
+	t.Helper()
+	cfg := strings.Replace(pushoverConfig(front, "http://127.0.0.1:1"), "retry: 30s, expire: 2h}", "retry: 30s, expire: 2h, timeout: 200ms}", 1)
 	h := newHarness(t, withConfig(cfg))
 	id := fire(h)
 	h.step(fixedNow)
@@ -362,23 +371,7 @@ func TestPushoverEmergencyWhoseAnswerIsCutIsCancelled(t *testing.T) {
 		<-r.Context().Done() // the rest never comes
 	}))
 	defer cut.Close()
-	cfg := strings.Replace(pushoverConfig(cut.URL, "http://127.0.0.1:1"), "retry: 30s, expire: 2h}", "retry: 30s, expire: 2h, timeout: 200ms}", 1)
-	h := newHarness(t, withConfig(cfg))
-	id := fire(h)
-	h.step(fixedNow)
-	if ms := po.Messages(); len(ms) != 1 || ms[0].Priority != 2 {
-		t.Fatalf("messages %+v", ms)
-	}
-	if !h.timelineHas(id, "notify_failed", "may have been sent") {
-		t.Fatalf("timeline %+v", h.incident(id).Timeline)
-	}
-	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
-		t.Fatalf("ack: %d %s", r.code, r.body)
-	}
-	h.step(fixedNow)
-	if c := po.Cancels(); len(c) != 1 || c[0] != id {
-		t.Fatalf("cancels %v: the emergency Pushover took goes on alerting after the acknowledgement", c)
-	}
+	maybeSentEmergencyIsCancelled(t, po, cut.URL)
 }
 
 // TestPushoverCallbackRefusedIsWarned: an emergency page sent before a

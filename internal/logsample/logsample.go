@@ -9,8 +9,9 @@
 // the errors an operator needs (a provider failing, the store
 // unreachable). A Handler passes the first lines of each level and message
 // in a second and counts the rest; once the second is over, one line at
-// the same level says how many of which message were dropped. The incidents, pages and refusals
-// themselves are in the store, the API and the metrics, not only the log.
+// the same level says how many of which message were dropped. The
+// incidents, pages and refusals themselves are in the store, the API and
+// the metrics, not only the log.
 package logsample
 
 import (

@@ -235,9 +235,18 @@ func slackFound(ref slack.Ref, channel string, now time.Time) store.Entry {
 // prefixed to the error), and returned as dispatch.Refused, which the
 // dispatcher counts and logs at Error with Slack's reason, since nobody
 // reads the timeline of an incident whose channel stays silent.
+//
+// Slack's 429 (chat.update, a thread reply, a post) is retried no sooner
+// than its Retry-After (dispatch.RetryAfter, which bounds the wait at the
+// outbox's longest backoff, 30 minutes): tried at the outbox's own
+// backoff, 30 s after the first failure, it came inside Slack's wait, was
+// refused again, and counted against the app's rate once more.
 func (o *slackOutbox) failed(inc *store.Incident, item store.OutboxItem, channel string, err error, what string, now time.Time) (store.Entry, error) {
 	if !slack.IsPermanent(err) {
 		o.posts.WithLabelValues(slackPostFailed).Inc()
+		if wait, limited := slack.RetryAfter(err); limited {
+			return store.Entry{}, dispatch.RetryAfter(wait, err)
+		}
 		return store.Entry{}, err
 	}
 	o.posts.WithLabelValues(slackPostRefused).Inc()

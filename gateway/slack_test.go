@@ -1886,3 +1886,49 @@ func TestSlackCardWhoseAnswerWasLostIsFoundPastALaterBusyChannel(t *testing.T) {
 		t.Errorf("the timeline does not say the card was found: %+v", h.incident(id).Timeline)
 	}
 }
+
+// TestSlackCardUpdateRateLimitedWaitsForRetryAfter: Slack answers the
+// chat.update of an acknowledged incident's card 429 with Retry-After: 120
+// (longer than the outbox's first backoff, 30 s). The update is not tried
+// again inside Slack's wait (where Slack would refuse it again), and goes
+// out once the wait has passed, as a rate-limited history read does.
+// (Before: it was tried again at the backoff's 30 s, 90 s before Slack
+// allowed.)
+func TestSlackCardUpdateRateLimitedWaitsForRetryAfter(t *testing.T) {
+	sl := providertest.NewSlack(t)
+	h := newHarness(t, withConfig(slackConfig(sl.URL)))
+	id := fire(h)
+	h.step(fixedNow)
+	if len(sl.Messages()) != 1 {
+		t.Fatalf("the card was not posted: %+v", sl.Calls())
+	}
+	updates := func() (n int) {
+		for _, c := range sl.Calls() {
+			if c.Method == "chat.update" {
+				n++
+			}
+		}
+		return n
+	}
+	at := fixedNow.Add(time.Minute)
+	h.clock.Set(at)
+	if r := h.api("POST", "/api/v1/incidents/"+id+"/acknowledge", `{"user":"ann"}`); r.code != 200 {
+		t.Fatalf("ack: %d %s", r.code, r.body)
+	}
+	sl.RateLimit("chat.update", 0, 2*time.Minute)
+	h.step(at)
+	if sl.RateLimited() != 1 || updates() != 0 {
+		t.Fatalf("the update was not rate-limited (%d 429s, %d updates taken)", sl.RateLimited(), updates())
+	}
+	h.step(at.Add(31 * time.Second)) // the outbox's backoff, inside Slack's Retry-After
+	if n := updates(); n != 0 {
+		t.Fatalf("chat.update tried again %d times before Slack's Retry-After passed", n)
+	}
+	h.step(at.Add(2*time.Minute + time.Second))
+	if n := updates(); n != 1 {
+		t.Fatalf("chat.update taken %d times once Slack's Retry-After passed, want 1", n)
+	}
+	if m := sl.Messages()[0]; !strings.Contains(m.Blocks, "acknowledged by Ann") {
+		t.Fatalf("the card was not brought up to date: %+v", m)
+	}
+}

@@ -848,3 +848,25 @@ func TestAConsistentlySlowStoreStillPages(t *testing.T) {
 		})
 	}
 }
+
+// TestPagesCarryTheirStepsKey: every page the dispatcher sends carries its
+// step's key (notify.Message.Key, email's Message-ID comes from it), and
+// each step of the ladder its own, so that a provider can tell a second
+// try of one page from another page.
+func TestPagesCarryTheirStepsKey(t *testing.T) {
+	h := newHarness(t, withConfig(dispatchConfig))
+	fire(h)
+	h.runUntil(fixedNow.Add(6 * time.Minute))
+	h.rec.mu.Lock()
+	defer h.rec.mu.Unlock()
+	if len(h.rec.msgs) < 3 {
+		t.Fatalf("%d pages, want the ladder's 3", len(h.rec.msgs))
+	}
+	seen := map[string]bool{}
+	for _, m := range h.rec.msgs {
+		if m.Key == "" || seen[m.Key] {
+			t.Fatalf("page %s %s at %s has key %q (keys so far %v)", m.User, m.Channel, m.At, m.Key, seen)
+		}
+		seen[m.Key] = true
+	}
+}

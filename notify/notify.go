@@ -49,6 +49,17 @@ type Message struct {
 	// pages by it: retries of a page share it, a page after a reopen does
 	// not share the acknowledged alert's (PagerDuty's dedup key).
 	Reopened int `json:"-"`
+	// Key names the notification among all pagerd sends, for a provider
+	// that tells a repeat by an id of the sender's: every try of one page
+	// carries the same key (its retries, and the takeover's after its
+	// claim was cut: the step it belongs to, dispatch's page key), and
+	// another page, or another person's, does not. Email derives its
+	// Message-ID from it, so a mail sent again after the server's answer
+	// to it was lost is the same message to the person's mail client
+	// (Gmail keeps one of two with the same Message-ID). Empty (shift
+	// notices, alert-storm messages): no key, and each try is a message of
+	// its own.
+	Key string `json:"-"`
 	// FirstPage marks an incident's first page: nobody has been told of
 	// the incident yet (or the step was due when it was opened), whether
 	// it comes due then or later (at the end of a maintenance window that

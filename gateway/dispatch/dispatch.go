@@ -2069,7 +2069,8 @@ func (d *Dispatcher) page(ctx context.Context, cfg *policy.Config, inc *store.In
 	// waiting there.
 	msg := notify.Message{At: now, Incident: inc.ID, Service: inc.Service, Priority: inc.State.Priority, Urgency: urgency,
 		Level: a.Level + 1, LevelName: a.LevelName, User: a.User, UserName: u.DisplayName(), Channel: a.Channel,
-		Address: contact.Address, Summary: inc.Summary, Reopened: p.reopened, FirstPage: inc.NotPaged || !due.After(inc.CreatedAt)}
+		Address: contact.Address, Summary: inc.Summary, Reopened: p.reopened, FirstPage: inc.NotPaged || !due.After(inc.CreatedAt),
+		Key: p.key}
 	msg.AckURL = acklink.URL(cfg, inc.ID, a.User, p.reopened, now)
 	msg.Text = pageText(inc, msg.AckURL)
 	sctx, sentRef := notify.WithSentRef(notify.WithStillDue(ctx, func(ctx context.Context) bool {

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -111,21 +112,66 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 		fmt.Fprintf(&b, "\nAcknowledge or resolve: %s\n", m.AckURL)
 	}
 	b.WriteString("\n-- \nSent by pagerd to " + m.UserName + ".\n")
-	return n.Send(ctx, m.Address, subject, b.String(), map[string]string{"X-Pagerd-Incident": m.Incident})
+	return n.mail(ctx, m.Address, subject, b.String(), map[string]string{"X-Pagerd-Incident": m.Incident}, n.messageID(m))
 }
 
 // Send emails a plain-text message (a shift notice). Extra headers are
-// added as they are; an empty value is left out.
+// added as they are; an empty value is left out. Its Message-ID is new
+// at each call.
 func (n *Notifier) Send(ctx context.Context, to, subject, body string, extra map[string]string) error {
+	return n.mail(ctx, to, subject, body, extra, "")
+}
+
+// mail composes and delivers one message; id is its Message-ID, or a new
+// one when empty.
+func (n *Notifier) mail(ctx context.Context, to, subject, body string, extra map[string]string, id string) error {
 	rcpt, err := mail.ParseAddress(to)
 	if err != nil {
 		return fmt.Errorf("email: %q is not an address: %w", to, err)
 	}
-	msg, err := n.compose(rcpt, subject, body, extra)
+	if id == "" {
+		id = n.newMessageID()
+	}
+	msg, err := n.compose(rcpt, subject, body, extra, id)
 	if err != nil {
 		return err
 	}
 	return n.deliver(ctx, rcpt.Address, msg)
+}
+
+// messageID is the Message-ID of m (RFC 5322 3.6.4, "<id@domain>", the
+// domain the sender's): the same for every try of one notification,
+// derived from what names it (m.Key: its step, which a retry and a
+// takeover after a cut claim share; the incident; the person and their
+// address), so that a mail sent again after the server's answer to it
+// was lost ("may have been sent") is one message to the person's mail
+// client, which keeps one of two with the same Message-ID (Gmail drops
+// the second), not a second page in their inbox. Different notifications
+// or recipients get different ones: the parts are hashed together (their
+// characters, a step's "|" and ":", are no dot-atom's). A message without
+// a key gets a new one at each try (newMessageID).
+func (n *Notifier) messageID(m notify.Message) string {
+	if m.Key == "" {
+		return ""
+	}
+	h := sha256.New()
+	for _, part := range []string{m.Incident, m.Key, m.User, m.Address} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return "<" + hex.EncodeToString(h.Sum(nil)[:16]) + ".pagerd@" + n.domain() + ">"
+}
+
+// newMessageID is a Message-ID of its own, random.
+func (n *Notifier) newMessageID() string {
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	return "<" + hex.EncodeToString(id[:]) + "@" + n.domain() + ">"
+}
+
+// domain is the Message-ID's domain: the configured sender's.
+func (n *Notifier) domain() string {
+	return n.from.Address[strings.LastIndexByte(n.from.Address, '@')+1:]
 }
 
 // oneLine keeps a header value on one line: an alert's summary must not
@@ -208,17 +254,14 @@ func subjectText(s string) string {
 	return strings.Join(words, " ")
 }
 
-func (n *Notifier) compose(to *mail.Address, subject, body string, extra map[string]string) ([]byte, error) {
+func (n *Notifier) compose(to *mail.Address, subject, body string, extra map[string]string, messageID string) ([]byte, error) {
 	var h bytes.Buffer
-	var id [12]byte
-	_, _ = rand.Read(id[:])
-	domain := n.from.Address[strings.LastIndexByte(n.from.Address, '@')+1:]
 	header := func(k, v string) { fmt.Fprintf(&h, "%s: %s\r\n", k, v) }
 	header("From", n.from.String())
 	header("To", to.String())
 	h.WriteString(folded("Subject", subjectText(oneLine(subject))))
 	header("Date", time.Now().Format(time.RFC1123Z))
-	header("Message-ID", "<"+hex.EncodeToString(id[:])+"@"+domain+">")
+	header("Message-ID", messageID)
 	header("MIME-Version", "1.0")
 	header("Content-Type", "text/plain; charset=utf-8")
 	header("Content-Transfer-Encoding", "quoted-printable")

@@ -320,3 +320,63 @@ func TestCheckAddressesSaysWhichAddressFails(t *testing.T) {
 		t.Errorf("the check sent %d mails", len(m))
 	}
 }
+
+// TestEmailMessageIDIsTheSameForEveryTryOfAPage: two tries of one page (a
+// retry, or the takeover's after its claim was cut while the server's
+// answer to the end of DATA was lost: "may have been sent") reach a real
+// SMTP server with one Message-ID, so that the person's mail client
+// keeps one of them (Gmail drops a message whose Message-ID it holds);
+// another page of the incident, the page to another person, and the same
+// step of another incident each have their own. Each is RFC 5322's
+// "<id@domain>", the domain the sender's. (Before: a new random
+// Message-ID at each try, and the person got the page twice.)
+func TestEmailMessageIDIsTheSameForEveryTryOfAPage(t *testing.T) {
+	srv := providertest.NewSMTP(t)
+	n, err := email.New(email.Options{Smarthost: srv.Addr, From: "pagerd <pagerd@aion.example>", Username: providertest.SMTPUser,
+		Password: providertest.SMTPPassword, RootCAs: srv.Pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := page()
+	first.Key = "d7"
+	first.At = time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	again := first
+	again.At = first.At.Add(31 * time.Second) // the takeover's try
+	next := first
+	next.Key = "d8"
+	other := first
+	other.User, other.UserName, other.Address = "eng-b", "Engineer B", "eng-b@aion.example"
+	otherIncident := first
+	otherIncident.Incident = "0a-06ck4dd3020w86k0"
+	for _, m := range []notify.Message{first, again, next, other, otherIncident} {
+		if err := n.Notify(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mails := srv.Mails()
+	if len(mails) != 5 {
+		t.Fatalf("%d mails, want 5", len(mails))
+	}
+	ids := make([]string, len(mails))
+	for i, got := range mails {
+		msg, err := mail.ReadMessage(strings.NewReader(string(got.Data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = msg.Header.Get("Message-Id")
+		if !strings.HasPrefix(ids[i], "<") || !strings.HasSuffix(ids[i], "@aion.example>") || strings.Count(ids[i], "@") != 1 ||
+			strings.ContainsAny(strings.Trim(ids[i], "<>"), " \t\"(),:;<>[\\]") {
+			t.Fatalf("Message-ID %q is not <id@aion.example>", ids[i])
+		}
+	}
+	if ids[0] != ids[1] {
+		t.Fatalf("two tries of one page have Message-IDs %q and %q", ids[0], ids[1])
+	}
+	seen := map[string]string{}
+	for i, what := range []string{"the page", "the page's retry", "the incident's next page", "the page to another person", "another incident's page"} {
+		if prev, dup := seen[ids[i]]; dup && i != 1 {
+			t.Fatalf("%s has the Message-ID of %s: %q", what, prev, ids[i])
+		}
+		seen[ids[i]] = what
+	}
+}

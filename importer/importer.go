@@ -85,6 +85,17 @@ func Import(vendor string, docs []Document, opt Options) (*Result, error) {
 		return nil, err
 	}
 	cfg, err := policy.Parse(data, "the imported config", "")
+	if ce := (*policy.ConfigError)(nil); errors.As(err, &ce) && ce.OnlyEnv {
+		// The config reads its secrets and addresses from PAGERD_*
+		// variables, and the config is checked with them as this shell
+		// sets them: one set and malformed here is the environment's
+		// fault, not the import's nor the source file's.
+		what := "environment variable " + ce.Env[0] + ", which the imported config reads, is"
+		if len(ce.Env) > 1 {
+			what = "environment variables " + strings.Join(ce.Env, ", ") + ", which the imported config reads, are"
+		}
+		return nil, fmt.Errorf("%s set here to a value pagerd cannot use (the import itself is sound); fix or unset it and import again:\n%w", what, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("the imported config does not load, which is a bug in pagerd import (please report it with the input): %w", err)
 	}

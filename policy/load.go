@@ -32,6 +32,13 @@ import (
 type ConfigError struct {
 	File     string
 	Problems []string
+	// Env are the environment variables (${NAME} values) that problems
+	// are about, each once, in the order found; OnlyEnv is set when every
+	// problem is about one: the file is sound, the environment is not
+	// (pagerd import, whose config reads the variables it names, tells
+	// the two apart).
+	Env     []string
+	OnlyEnv bool
 }
 
 func (e *ConfigError) Error() string {
@@ -81,7 +88,7 @@ func Parse(data []byte, file, baseDir string) (*Config, error) {
 	v := &validator{cfg: &c, baseDir: baseDir, now: time.Now()}
 	v.validate()
 	if len(v.problems) > 0 {
-		return nil, &ConfigError{File: file, Problems: v.problems}
+		return nil, &ConfigError{File: file, Problems: v.problems, Env: v.envNamed, OnlyEnv: v.envProblems == len(v.problems)}
 	}
 	return &c, nil
 }
@@ -232,7 +239,15 @@ type validator struct {
 	now      time.Time
 	baseDir  string
 	problems []string
-	unusable sameProblem
+	// env are the fields whose value is read from the environment
+	// (${NAME}), and the variable each reads: a problem with such a
+	// value names the variable, which is where it must be fixed (the
+	// file says only "${NAME}"). envNamed are the variables so named, and
+	// envProblems how many problems name one (ConfigError.Env, OnlyEnv).
+	env         map[string]string
+	envNamed    []string
+	envProblems int
+	unusable    sameProblem
 	// linksDeclared: server.link_secret is given (even if not there yet).
 	linksDeclared bool
 	// subjectFields are the users' oidc_subject fields that are set, in
@@ -249,20 +264,50 @@ type validator struct {
 }
 
 func (v *validator) errf(field, format string, args ...any) {
-	v.problems = append(v.problems, field+": "+fmt.Sprintf(format, args...))
+	if name := v.env[field]; name != "" {
+		v.envProblems++
+		if !slices.Contains(v.envNamed, name) {
+			v.envNamed = append(v.envNamed, name)
+		}
+	}
+	v.problems = append(v.problems, v.fromEnv(field)+": "+fmt.Sprintf(format, args...))
+}
+
+// fromEnv is field as a problem names it: with the environment variable
+// its value was read from, when it was ("notifiers.email.smarthost, from
+// environment variable PAGERD_SMTP_SMARTHOST").
+func (v *validator) fromEnv(field string) string {
+	if name := v.env[field]; name != "" {
+		return field + ", from environment variable " + name
+	}
+	return field
+}
+
+// readsEnv notes that field's value is read from the environment when
+// val is a ${NAME} reference.
+func (v *validator) readsEnv(field, val string) {
+	if name, ok := envRef(val); ok {
+		if v.env == nil {
+			v.env = map[string]string{}
+		}
+		v.env[field] = name
+	}
 }
 
 // warnf records something that does not stop the config from loading but
 // will not do what its author expects: check-config prints it, and
 // `check-config --strict` fails on it.
 func (v *validator) warnf(field, format string, args ...any) {
-	v.cfg.warnings = append(v.cfg.warnings, field+": "+fmt.Sprintf(format, args...))
+	v.cfg.warnings = append(v.cfg.warnings, v.fromEnv(field)+": "+fmt.Sprintf(format, args...))
 }
 
 // secret resolves a secret field from its value, ${ENV} or _file twin. One
 // that is not there yet is noted for `pagerd serve` (Config.CheckSecrets)
 // rather than refused, so the read-only commands work without it.
 func (v *validator) secret(field string, val Secret, file string) Secret {
+	if file == "" {
+		v.readsEnv(field, string(val))
+	}
 	s, err := resolveSecret(val, file, v.baseDir)
 	v.resolved(field, err)
 	return s
@@ -271,6 +316,7 @@ func (v *validator) secret(field string, val Secret, file string) Secret {
 // setting resolves a plain string field that may be ${ENV} (a Twilio
 // account, a number, a contact's routing key), with the same leniency.
 func (v *validator) setting(field, val string) string {
+	v.readsEnv(field, val)
 	s, err := expandEnv(val)
 	v.resolved(field, err)
 	return s

@@ -2054,7 +2054,7 @@ func TestPagerDutyRoutingKeyLength(t *testing.T) {
 			switch {
 			case c.refused && err == nil:
 				t.Fatal("loaded; want users[demo].contacts[0].address refused")
-			case c.refused && (!strings.Contains(err.Error(), "q.yaml: users[demo].contacts[0].address: is not a PagerDuty Events API v2 routing key") ||
+			case c.refused && (!strings.Contains(err.Error(), "q.yaml: users[demo].contacts[0].address, from environment variable PAGERD_TEST_PD_KEY: is not a PagerDuty Events API v2 routing key") ||
 				!strings.Contains(err.Error(), "20 characters")):
 				t.Fatalf("the problem does not name the address and its length:\n%v", err)
 			case c.refused && strings.Contains(err.Error(), short):

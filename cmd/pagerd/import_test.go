@@ -165,3 +165,42 @@ func TestImportErrors(t *testing.T) {
 		t.Errorf("bad scheme: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestImportNamesAMalformedEnvironmentVariable: the imported config reads
+// its addresses and secrets from PAGERD_* variables, and is checked with
+// them as the importing shell sets them. One set to a value pagerd cannot
+// use fails the import with a message that names the variable and what is
+// wrong with it, not "a bug in pagerd import" (nor the source file), and
+// check-config and serve name it too. (Before: "the imported config does
+// not load, which is a bug in pagerd import (please report it with the
+// input)", and nothing named the variable.)
+func TestImportNamesAMalformedEnvironmentVariable(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "pagerd.yaml")
+	if _, errOut, code := pagerd(t, "import", "opsgenie", "-o", cfg, "--report", filepath.Join(dir, "r.md"), opsgenieBackup); code != 0 {
+		t.Fatalf("import: exit %d:\n%s", code, errOut)
+	}
+	t.Setenv("PAGERD_SMTP_SMARTHOST", "smtp.example.com")
+	out, errOut, code := pagerd(t, "import", "opsgenie", "-o", filepath.Join(dir, "again.yaml"), "--report", filepath.Join(dir, "r2.md"), opsgenieBackup)
+	if code != 1 || out != "" {
+		t.Fatalf("import: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"environment variable PAGERD_SMTP_SMARTHOST, which the imported config reads, is set here to a value pagerd cannot use",
+		`notifiers.email.smarthost, from environment variable PAGERD_SMTP_SMARTHOST: "smtp.example.com" is not host:port`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("import's error does not say %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "bug in pagerd import") || strings.Contains(errOut, "OpsGenieBackups") {
+		t.Errorf("import's error blames the import or the source:\n%s", errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "again.yaml")); err == nil {
+		t.Error("the config was written")
+	}
+	_, errOut, code = pagerd(t, "check-config", cfg)
+	if code == 0 || !strings.Contains(errOut, `notifiers.email.smarthost, from environment variable PAGERD_SMTP_SMARTHOST: "smtp.example.com" is not host:port`) {
+		t.Errorf("check-config: exit %d, stderr:\n%s", code, errOut)
+	}
+}

@@ -852,15 +852,19 @@ func TestAConsistentlySlowStoreStillPages(t *testing.T) {
 // TestPagesCarryTheirStepsKey: every page the dispatcher sends carries its
 // step's key (notify.Message.Key, email's Message-ID comes from it), and
 // each step of the ladder its own, so that a provider can tell a second
-// try of one page from another page.
+// try of one page from another page: the same step again, when a policy of
+// one level starts over, is another page (an email with the first's
+// Message-ID would be dropped by the person's mail client).
 func TestPagesCarryTheirStepsKey(t *testing.T) {
-	h := newHarness(t, withConfig(dispatchConfig))
+	oneLevel := strings.Replace(dispatchConfig, "  - name: p\n    levels:\n", "  - name: p\n    repeat: 1\n    levels:\n", 1)
+	oneLevel = strings.Replace(oneLevel, "      - {name: secondary, targets: [{schedule: s, tier: secondary}]}\n", "", 1)
+	h := newHarness(t, withConfig(oneLevel))
 	fire(h)
-	h.runUntil(fixedNow.Add(6 * time.Minute))
+	h.runUntil(fixedNow.Add(21 * time.Minute)) // the ladder, and again after its 15-minute start over
 	h.rec.mu.Lock()
 	defer h.rec.mu.Unlock()
-	if len(h.rec.msgs) < 3 {
-		t.Fatalf("%d pages, want the ladder's 3", len(h.rec.msgs))
+	if len(h.rec.msgs) != 6 {
+		t.Fatalf("%d pages, want the ladder's 3 twice", len(h.rec.msgs))
 	}
 	seen := map[string]bool{}
 	for _, m := range h.rec.msgs {

@@ -219,3 +219,39 @@ services:
 		t.Fatalf("loaded %d heartbeats, silence %v, %d windows", len(svc.Heartbeats), svc.SilenceOnAcknowledge, len(c.Maintenance))
 	}
 }
+
+// TestHeartbeatNameIsAPathSegment: a heartbeat's name is a path segment
+// of /api/v1/heartbeats/<name>/ping, so check-config refuses every name
+// no ping could reach, naming the heartbeat's field and what is wrong:
+// "." and ".." (clients and proxies remove such segments: the ping
+// lands on another path, and the heartbeat pages missed forever), and
+// names with '/', '?', '#', '%' or a space. "." and ".." used to get
+// "may hold only letters, digits, '.', …", which they do. Names with dots
+// inside a segment load (gateway's TestHeartbeatEdgeNamesArePinged pings
+// them).
+func TestHeartbeatNameIsAPathSegment(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{`"."`, `services[web].heartbeats[0].name: name "." may hold only letters, digits, '.', '_' and '-', and must start with a letter or digit`},
+		{`".."`, `services[web].heartbeats[0].name: name ".." may hold only letters, digits, '.', '_' and '-', and must start with a letter or digit`},
+		{`"-x"`, `services[web].heartbeats[0].name: name "-x" may hold only letters, digits, '.', '_' and '-', and must start with a letter or digit`},
+		{`"a/b"`, `services[web].heartbeats[0].name: name "a/b" may hold only`},
+		{`"a?b"`, `services[web].heartbeats[0].name: name "a?b" may hold only`},
+		{`"a#b"`, `services[web].heartbeats[0].name: name "a#b" may hold only`},
+		{`"a%2Fb"`, `services[web].heartbeats[0].name: name "a%2Fb" may hold only`},
+		{`"a b"`, `services[web].heartbeats[0].name: name "a b" may hold only`},
+		{`" a"`, `services[web].heartbeats[0].name: name " a" may hold only`},
+		{`""`, `services[web].heartbeats[0].name: name is required`},
+		{"a..", ""}, {"a.", ""}, {"v1..2", ""}, {"9", ""}, {"A_b-c.d", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := loadEdit(t, intakeBase, "{name: watchdog,", "{name: "+tc.name+",")
+			_, err := Parse([]byte(text), "intake.yaml", t.TempDir())
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -348,7 +348,9 @@ func (v *validator) name(field, kind, name string, seen map[string]bool) bool {
 		v.errf(field, "%s is required", kind)
 		return false
 	case !idRE.MatchString(name):
-		v.errf(field, "%s %q may hold only letters, digits, '.', '_' and '-'", kind, name)
+		// Said whole: "." and ".." hold only allowed characters, and
+		// "may hold only" alone left the reader wondering what was wrong.
+		v.errf(field, "%s %q may hold only letters, digits, '.', '_' and '-', and must start with a letter or digit", kind, name)
 		return false
 	case seen[name]:
 		v.errf(field, "duplicate %s %q", kind, name)

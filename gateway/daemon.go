@@ -821,6 +821,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go d.ensureJobs(ctx)
 		go d.armJobs(ctx)
 		go d.rearmJobs(ctx)
+		go d.heartbeats.WatchStalls(ctx)
 		_ = d.disp.Run(ctx)
 	}()
 	cfg := d.cfg.Load()

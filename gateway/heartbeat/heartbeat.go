@@ -253,6 +253,11 @@ type Monitor struct {
 	// up is since when this replica has run with its store answering:
 	// its start, or the last failure StoreDown was told of.
 	up time.Time
+	// lastTick is when this replica last ran, as Tick (or a stall
+	// noticed by afterStall) says; zero until the first Tick.
+	lastTick time.Time
+	// stallEnd is when the latest stall noticed ended (see afterStall).
+	stallEnd time.Time
 }
 
 // New makes a Monitor.
@@ -410,6 +415,9 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 	if due := d.ref().Add(hb.Expiry()); due.After(now) {
 		return &store.Job{Due: due, Data: j.Data}, nil
 	}
+	if next, ok := m.afterStall(j, now); ok {
+		return next, nil
+	}
 	if err := m.miss(ctx, cfg, svc, hb, d, j); err != nil {
 		return nil, err
 	}
@@ -446,6 +454,82 @@ func (m *Monitor) unknown(j *store.Job, d jobData) (*store.Job, error) {
 		due = forget // dropped on time
 	}
 	return &store.Job{Due: due, Data: j.Data}, nil
+}
+
+// How the monitor tells that this replica did not run for a while
+// (stopped with SIGSTOP, its VM paused or live-migrated, starved of CPU):
+// WatchStalls ticks every StallTick of real time, and a gap of StallGap
+// or more between two ticks on the monitor's clock is a stall. Senders
+// pinged on time meanwhile: their pings wait, unread, in the socket's
+// backlog, and are taken only when the replica runs again, together with
+// the expiries that came due in the stall. Worked first, those expiries
+// paged every such heartbeat missed, a false page for each, resolved a
+// moment later by its ping. So an expiry (or a recheck) that came due by
+// the end of a stall is not missed before StallGrace after it: the pings
+// from the backlog are stored by then, and replace it. A real miss that
+// came due in a stall is paged StallGrace after the replica runs again,
+// no later; one that comes due after that is paged on time.
+const (
+	StallTick  = time.Second
+	StallGap   = 3 * time.Second
+	StallGrace = 5 * time.Second
+)
+
+// WatchStalls ticks the monitor (Tick) every StallTick until ctx ends.
+func (m *Monitor) WatchStalls(ctx context.Context) {
+	t := time.NewTicker(StallTick)
+	defer t.Stop()
+	for {
+		m.Tick()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Tick tells the monitor this replica runs now: a gap of StallGap or
+// more since the last tick is a stall that ends now (see StallGap).
+func (m *Monitor) Tick() {
+	now := m.clock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.noteStall(now)
+	m.lastTick = now
+}
+
+// noteStall records a stall that ends at now when the last tick is
+// StallGap or more before it. It holds m.mu.
+func (m *Monitor) noteStall(now time.Time) {
+	if m.lastTick.IsZero() || now.Sub(m.lastTick) < StallGap {
+		return
+	}
+	m.log.Warn("heartbeats: this replica did not run for a while (stopped, its VM paused, starved of CPU): "+
+		"expiries that came due meanwhile wait for the pings taken since before they are missed",
+		"stalled", now.Sub(m.lastTick).Round(time.Millisecond).String(), "until", now.Add(StallGrace))
+	m.stallEnd, m.lastTick = now, now
+}
+
+// afterStall says whether the miss of job j, due by now, waits for the
+// pings a stall held up (see StallGap): j came due by the end of the
+// latest stall, and StallGrace has not passed since. The job then comes
+// due again at the grace's end, unless a ping replaces it first. A stall
+// that has just ended, which WatchStalls has not ticked after yet (the
+// dispatcher ran first), counts too.
+func (m *Monitor) afterStall(j *store.Job, now time.Time) (*store.Job, bool) {
+	m.mu.Lock()
+	m.noteStall(now)
+	end := m.stallEnd
+	m.mu.Unlock()
+	if end.IsZero() || j.Due.After(end) || !now.Before(end.Add(StallGrace)) {
+		return nil, false
+	}
+	var d jobData
+	_ = json.Unmarshal(j.Data, &d)
+	m.log.Info("heartbeat expiry came due while this replica did not run: missed only if no ping is taken by then",
+		"service", d.Service, "heartbeat", d.Name, "was_due", j.Due, "until", end.Add(StallGrace))
+	return &store.Job{Due: end.Add(StallGrace), Data: j.Data}, true
 }
 
 // heartbeatOf is the service and heartbeat of cfg a job names (nil
@@ -494,6 +578,9 @@ func (m *Monitor) recheck(ctx context.Context, cfg *policy.Config, svc *policy.S
 		return nil, nil
 	case due.After(now):
 		return &store.Job{Due: due, Data: rj.Data}, nil
+	}
+	if next, ok := m.afterStall(rj, now); ok {
+		return next, nil
 	}
 	if err := m.miss(ctx, cfg, svc, hb, d, j); err != nil {
 		return nil, err

@@ -498,7 +498,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 
 	// Heartbeats and maintenance windows, whose jobs the dispatchers do.
 	d.heartbeats = heartbeat.New(heartbeat.Options{Store: d.store, Config: pagingConfig, InUse: &d.cfg.inUse, Incidents: d.incidents, Logger: d.log,
-		Registry: reg, Now: o.Now})
+		Registry: reg, Now: o.Now, Lease: time.Duration(cfg.Server.Lease), NewerConfig: func(ctx context.Context) (string, bool) {
+			e, ok := d.replicas.Newer(ctx)
+			return e.Replica, ok
+		}})
 	d.cfg.OnLoad(d.heartbeats.InitMetrics)
 	d.cfg.OnLoad(d.heartbeats.Loaded)
 	// Pings could not be stored while the store was down: an expiry that

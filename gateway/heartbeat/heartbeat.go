@@ -63,6 +63,10 @@ type jobData struct {
 	// came upon the job, since a replica that has it last did (see
 	// Expire); zero while the replicas that meet it know it.
 	Unknown time.Time `json:"unknown,omitzero"`
+	// Left is when a replica on an older config than a live replica's
+	// first left the miss to the newer one (see leaveToNewer); zero
+	// once a replica that leaves nothing handles the job.
+	Left time.Time `json:"left,omitzero"`
 }
 
 // unknownRetry is how soon a job a replica does not know the heartbeat of
@@ -234,6 +238,13 @@ type Options struct {
 		RLock()
 		RUnlock()
 	}
+	// NewerConfig, when set, names a live replica that runs a config
+	// taken into use later than this one's (dispatch.Options.NewerConfig):
+	// this replica then leaves a miss to it (see leaveToNewer).
+	NewerConfig func(ctx context.Context) (replica string, ok bool)
+	// Lease is the dispatchers' claim lease (30s when 0): how long a miss
+	// is left to a replica on a newer config at most.
+	Lease time.Duration
 }
 
 // Monitor takes pings and raises the incidents of missed heartbeats.
@@ -270,6 +281,9 @@ func New(o Options) *Monitor {
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
 	}
 	m := &Monitor{o: o, log: o.Logger, inited: map[string]bool{}, known: map[string]time.Time{},
 		pings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_heartbeat_pings_total",
@@ -400,16 +414,19 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 		return m.rewatch(d, hb, now, wait, "heartbeat's expiry came while no pagerd was running (stopped, restored or the store down), so no ping could be taken",
 			"was_due", j.Due), nil
 	}
-	if !d.Unknown.IsZero() {
-		// This replica knows it: the mark of one that did not goes.
-		d.Unknown = time.Time{}
+	left := d.Left
+	if !d.Unknown.IsZero() || !d.Left.IsZero() {
+		// This replica knows it: the mark of one that did not goes,
+		// and so does the mark of one that left the miss to a newer
+		// config (leaveToNewer puts it back if this one leaves it too).
+		d.Unknown, d.Left = time.Time{}, time.Time{}
 		data, _ := json.Marshal(d)
 		known := *j
 		known.Data = data
 		j = &known
 	}
 	if d.Recheck {
-		return m.recheck(ctx, cfg, svc, hb, j)
+		return m.recheck(ctx, cfg, svc, hb, j, left)
 	}
 	// The interval may have grown in a reload since the ping.
 	if due := d.ref().Add(hb.Expiry()); due.After(now) {
@@ -418,10 +435,55 @@ func (m *Monitor) Expire(ctx context.Context, j *store.Job) (*store.Job, error) 
 	if next, ok := m.afterStall(j, now); ok {
 		return next, nil
 	}
+	if next, ok := m.leaveToNewer(ctx, j, left, now); ok {
+		return next, nil
+	}
 	if err := m.miss(ctx, cfg, svc, hb, d, j); err != nil {
 		return nil, err
 	}
 	return &store.Job{Due: now.Add(hb.Expiry()), Data: j.Data}, nil
+}
+
+// leaveToNewer says whether this replica leaves the miss of job j, due
+// by its config at now, to a replica on a newer config, and gives the job
+// back for it: due again a tenth of a lease later, marked with when it
+// was first left (left, zero the first time). In a rolling config change
+// that lengthens a heartbeat's interval, a replica still on the old
+// config paged a heartbeat pinged on the new cadence as missed, whenever
+// it claimed the expiry (or the recheck it arms for what it takes for a
+// shortened interval) before the newer replica, which reschedules it by
+// the interval in force. A miss the newer config agrees with is paged by
+// that replica a moment later. Bounded like the dispatcher's steps
+// (configBehind): once the miss has been left for a lease (the newer
+// replica does not take it: stuck, or its registry entry outlived it),
+// and whenever no newer config is live (the replicas are all old, or
+// alone), this replica raises it on its own config, so a newer config in
+// the registry delays a miss by a lease at most, never holds it.
+func (m *Monitor) leaveToNewer(ctx context.Context, j *store.Job, left, now time.Time) (*store.Job, bool) {
+	if m.o.NewerConfig == nil {
+		return nil, false
+	}
+	var d jobData
+	if json.Unmarshal(j.Data, &d) != nil {
+		return nil, false
+	}
+	if !left.IsZero() && now.Sub(left) >= m.o.Lease {
+		m.log.Warn("heartbeat miss left to a replica on a newer config for a lease, and not taken: raised on this replica's config",
+			"service", d.Service, "heartbeat", d.Name, "left_at", left)
+		return nil, false
+	}
+	replica, ok := m.o.NewerConfig(ctx)
+	if !ok {
+		return nil, false
+	}
+	if left.IsZero() {
+		left = now
+		m.log.Info("heartbeat missed by this replica's config, which a live replica's newer config replaces: left to that replica (a rollout under way)",
+			"service", d.Service, "heartbeat", d.Name, "newer_replica", replica)
+	}
+	d.Left = left
+	data, _ := json.Marshal(d)
+	return &store.Job{Due: now.Add(m.o.Lease / 10), Data: data}, true
 }
 
 // unknown handles a job, carrying d, of a heartbeat this replica's config
@@ -550,7 +612,7 @@ func heartbeatOf(cfg *policy.Config, d jobData) (*policy.Service, *policy.Heartb
 // ping came within the interval in force: its incident is raised as the
 // job would, and rechecked every interval and grace until the job takes
 // over.
-func (m *Monitor) recheck(ctx context.Context, cfg *policy.Config, svc *policy.Service, hb *policy.Heartbeat, rj *store.Job) (*store.Job, error) {
+func (m *Monitor) recheck(ctx context.Context, cfg *policy.Config, svc *policy.Service, hb *policy.Heartbeat, rj *store.Job, left time.Time) (*store.Job, error) {
 	j, err := m.o.Store.GetJob(ctx, JobKind, jobKey(svc.Name, hb.Name))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -580,6 +642,9 @@ func (m *Monitor) recheck(ctx context.Context, cfg *policy.Config, svc *policy.S
 		return &store.Job{Due: due, Data: rj.Data}, nil
 	}
 	if next, ok := m.afterStall(rj, now); ok {
+		return next, nil
+	}
+	if next, ok := m.leaveToNewer(ctx, rj, left, now); ok {
 		return next, nil
 	}
 	if err := m.miss(ctx, cfg, svc, hb, d, j); err != nil {

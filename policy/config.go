@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
@@ -127,6 +129,19 @@ type ServerConfig struct {
 	// when unset; at least MinRetention). Open incidents are never expired.
 	// Reports and handoff documents read the history it keeps.
 	Retention Duration `yaml:"retention"`
+}
+
+// PathPrefix is the path of PublicURL, escaped and without its trailing
+// slash ("" when pagerd is at the root of its host): a reverse proxy that
+// serves pagerd under it strips it, so pagerd's routes stay at the root
+// while every URL it gives a browser (an ack link's buttons, the console's
+// links, forms and redirects) must carry it.
+func (s *ServerConfig) PathPrefix() string {
+	u, err := url.Parse(s.PublicURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(u.EscapedPath(), "/")
 }
 
 // NotifiersConfig configures the transports pages go out on.

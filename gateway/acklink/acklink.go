@@ -17,7 +17,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -270,11 +269,7 @@ func (p *Pages) target(r *http.Request) (Receipt, error) {
 // own routes stay at the root). At /ack/... the buttons of such a link
 // posted outside pagerd and acted on nothing.
 func (p *Pages) action(r *http.Request) string {
-	prefix := ""
-	if u, err := url.Parse(p.Config().Server.PublicURL); err == nil {
-		prefix = strings.TrimRight(u.EscapedPath(), "/")
-	}
-	return prefix + Path + "/" + r.PathValue("token")
+	return p.Config().Server.PathPrefix() + Path + "/" + r.PathValue("token")
 }
 
 // superseded says whether the link came with a page sent before inc's

@@ -130,6 +130,11 @@ func New(o Options) *Console {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Config == nil {
+		// An empty config: the console is off (tests of single pages
+		// need none).
+		o.Config = func() *policy.Config { return &policy.Config{} }
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -199,7 +204,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", "no-store")
 	}
 	if r.URL.Path == "/ui" {
-		http.Redirect(w, r, Path, http.StatusFound)
+		http.Redirect(w, r, c.public(Path), http.StatusFound)
 		return
 	}
 	if !c.o.Config().Console.Enabled() {
@@ -255,7 +260,9 @@ func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, *viewer)) 
 		if err != nil {
 			clearCookie(w, sessionCookie)
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				// next is pagerd's own path (the proxy stripped its
+				// prefix): startSession puts the prefix back.
+				http.Redirect(w, r, c.public("/ui/login?next="+url.QueryEscape(r.URL.RequestURI())), http.StatusSeeOther)
 				return
 			}
 			c.fail(w, r, nil, http.StatusUnauthorized, "You are not signed in (or your session ended): sign in again.")
@@ -324,9 +331,20 @@ func (c *Console) viewer(r *http.Request) (*viewer, error) {
 	return &viewer{User: u, Role: u.ConsoleRole(), CSRF: csrfToken(key, s.Nonce), sess: s, cfg: cfg}, nil
 }
 
+// public is where the browser reaches pagerd's path p: under
+// server.public_url's path, when pagerd is behind a proxy that serves it
+// under a prefix and strips it. pagerd serves the console at /ui/ either
+// way; every URL a page or a redirect gives the browser goes through here
+// (or page.UI), or it leads out of pagerd, to /ui/ at the host's root.
+func (c *Console) public(p string) string { return c.o.Config().Server.PathPrefix() + p }
+
 // page is what every page's layout needs.
 type page struct {
 	Title string
+	// UI is where the browser reaches the console, without the trailing
+	// slash: /ui, or under public_url's path (public). Every link, form
+	// and asset of the templates starts with it; render sets it.
+	UI string
 	// Nav is the section the page belongs to, for the menu.
 	Nav    string
 	Viewer *viewer
@@ -358,6 +376,7 @@ func (c *Console) render(w http.ResponseWriter, code int, name string, p page) {
 		p.PollMS = c.o.PollInterval.Milliseconds()
 	}
 	p.PollTimeoutMS = c.o.PollTimeout.Milliseconds()
+	p.UI = c.public(strings.TrimSuffix(Path, "/"))
 	var b bytes.Buffer
 	if err := templates.ExecuteTemplate(&b, name, p); err != nil {
 		c.log.Error("console: page not rendered", "page", name, "err", err)

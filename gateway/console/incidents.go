@@ -218,7 +218,7 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, v *viewer) {
 		lv.Groups = append(lv.Groups, g)
 	}
 	c.render(w, http.StatusOK, "incidents.html", page{Title: "Incidents", Nav: "incidents", Viewer: v, Body: lv,
-		Refresh: "/ui/incidents/version?" + listQuery(lv), Version: listVersion(lv, groups, now), Swap: "incident-list",
+		Refresh: c.public("/ui/incidents/version?" + listQuery(lv)), Version: listVersion(lv, groups, now), Swap: "incident-list",
 		PollMS: c.o.ListPollInterval.Milliseconds()})
 }
 
@@ -442,7 +442,7 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *viewer) {
 		iv.Pending = append(iv.Pending, pendingView{At: d.At, What: describeDeadline(cfg, &inc.State, d)})
 	}
 	p := page{Title: inc.State.Priority + " " + inc.Summary, Nav: "incidents", Viewer: v, Body: iv,
-		Refresh: "/ui/incidents/" + url.PathEscape(inc.ID) + "/version", Version: strconv.FormatInt(inc.Version, 10)}
+		Refresh: c.public("/ui/incidents/" + url.PathEscape(inc.ID) + "/version"), Version: strconv.FormatInt(inc.Version, 10)}
 	// The message of the action that led here, in the URL: the page
 	// refreshes at that URL (<noscript>) and can be shared, so what the
 	// incident's state may have undone since (a reopen) is said only
@@ -604,6 +604,6 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, v *viewer) {
 	case len(acts) == 0:
 		done = "nothing"
 	}
-	http.Redirect(w, r, "/ui/incidents/"+url.PathEscape(id)+"?done="+done+
-		"&sig="+flashSig(v.cfg.Console.SessionKey, v.sess.Nonce, "incident/"+id+"/"+done), http.StatusSeeOther)
+	http.Redirect(w, r, c.public("/ui/incidents/"+url.PathEscape(id)+"?done="+done+
+		"&sig="+flashSig(v.cfg.Console.SessionKey, v.sess.Nonce, "incident/"+id+"/"+done)), http.StatusSeeOther)
 }

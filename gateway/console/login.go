@@ -202,7 +202,7 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, cfg *poli
 	}
 	setCookie(w, sessionCookie, tok, ttl)
 	c.log.Info("console: signed in", "user", u.ID, "method", method, "role", string(u.ConsoleRole()))
-	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+	http.Redirect(w, r, c.public(safeNext(next)), http.StatusSeeOther)
 }
 
 // logout ends the session, and every other session of the user, on
@@ -215,11 +215,11 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if err := c.signouts.record(r.Context(), v.User.ID, c.o.Now()); err != nil {
 		c.log.Error("console: sign-out not recorded in the store: a copy of the session's cookie works until it expires",
 			"user", v.User.ID, "expires", time.Unix(v.sess.Expires, 0).UTC(), "err", err)
-		http.Redirect(w, r, "/ui/login?signed_out=here", http.StatusSeeOther)
+		http.Redirect(w, r, c.public("/ui/login?signed_out=here"), http.StatusSeeOther)
 		return
 	}
 	c.log.Info("console: signed out", "user", v.User.ID)
-	http.Redirect(w, r, "/ui/login?signed_out=1", http.StatusSeeOther)
+	http.Redirect(w, r, c.public("/ui/login?signed_out=1"), http.StatusSeeOther)
 }
 
 // oidcClients keeps the provider of the issuer in force, discovered on the

@@ -203,8 +203,8 @@ func (c *Console) overrideFailed(w http.ResponseWriter, r *http.Request, v *view
 // the session: the calendar shows no message a link of someone else's
 // carries.
 func (c *Console) redirectSchedule(w http.ResponseWriter, r *http.Request, v *viewer, s *policy.Schedule, msg string) {
-	http.Redirect(w, r, "/ui/schedules/"+url.PathEscape(s.Name)+"?done="+url.QueryEscape(msg)+
-		"&sig="+flashSig(v.cfg.Console.SessionKey, v.sess.Nonce, msg), http.StatusSeeOther)
+	http.Redirect(w, r, c.public("/ui/schedules/"+url.PathEscape(s.Name)+"?done="+url.QueryEscape(msg)+
+		"&sig="+flashSig(v.cfg.Console.SessionKey, v.sess.Nonce, msg)), http.StatusSeeOther)
 }
 
 // refused shows the calendar again with a refusal, as a 4xx.

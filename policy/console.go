@@ -180,13 +180,6 @@ func (v *validator) console() {
 	if !declared {
 		return
 	}
-	if u, err := url.Parse(v.cfg.Server.PublicURL); err == nil && strings.Trim(u.Path, "/") != "" {
-		// Ack links and callbacks are made from public_url, so they
-		// work under a proxy's prefix; the console's own links, forms
-		// and redirects are to /ui/ at the root of the host.
-		v.warnf("server.public_url", "%q has a path: the web console's links, forms and redirects go to /ui/ at the root of the host, outside a proxy that serves pagerd under %s; serve the console at the root of a host (ack links and provider callbacks work under the path)",
-			v.cfg.Server.PublicURL, u.Path)
-	}
 	passwords := false
 	for i := range v.cfg.Users {
 		passwords = passwords || v.cfg.Users[i].PasswordHash != "" || v.cfg.Users[i].PasswordHashFile != ""

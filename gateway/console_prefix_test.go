@@ -164,3 +164,24 @@ func TestConsoleUnderAPathPrefix(t *testing.T) {
 	}
 	cookiesReachConsole(t, "the callback", c.setCookies)
 }
+
+// TestConsoleUnderAPathPrefixCleansUnderIt: the redirects Go's ServeMux
+// makes itself, to a cleaned path or one with its slash added, go under
+// public_url's path too (they went to /ui/ at the host's root); the
+// console's own redirects, made under it, are not given it twice.
+func TestConsoleUnderAPathPrefixCleansUnderIt(t *testing.T) {
+	h := newHarness(t, withConfig(strings.Replace(consoleConfig(t, ""), `public_url: "`+harnessURL+`"`, `public_url: "`+prefixedPublicURL+`"`, 1)))
+	c := newUIClient(t, h.url)
+	for path, want := range map[string]string{
+		"/ui/static":          "/ui/static/",
+		"/ui//incidents":      "/ui/incidents",
+		"/ui/./oncall":        "/ui/oncall",
+		"/ui/static/../login": "/ui/login",
+		"/ui/oncall":          "/ui/login?next=%2Fui%2Foncall",
+	} {
+		r := c.get(path)
+		if got := r.hdr.Get("Location"); r.code < 300 || r.code > 399 || got != "/pager"+want {
+			t.Errorf("%s: %d to %q, want a redirect to /pager%s", path, r.code, got, want)
+		}
+	}
+}

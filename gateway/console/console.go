@@ -220,8 +220,33 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	r.Body = http.MaxBytesReader(w, r.Body, formLimit)
+	if prefix := c.o.Config().Server.PathPrefix(); prefix != "" {
+		w = muxRedirects{ResponseWriter: w, prefix: prefix}
+	}
 	c.mux.ServeHTTP(w, r.WithContext(ctx))
 }
+
+// muxRedirects puts public_url's path in front of the redirects the
+// ServeMux makes itself (a path to clean, /ui//incidents, or a slash to
+// add, /ui/static), which go to pagerd's own paths: through a proxy that
+// serves pagerd under that path they led out of it. The console's
+// handlers redirect under it already (public).
+type muxRedirects struct {
+	http.ResponseWriter
+	prefix string // public_url's path
+}
+
+// WriteHeader sends the answer, its Location under the prefix.
+func (w muxRedirects) WriteHeader(code int) {
+	h := w.Header()
+	if loc := h.Get("Location"); strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, w.prefix+"/ui") {
+		h.Set("Location", w.prefix+loc)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w muxRedirects) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // staticFiles serves the console's own stylesheet and script, cached for
 // an hour.

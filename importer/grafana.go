@@ -715,6 +715,17 @@ func (ex *gExport) ladder(id, name string, rep *Report) *ladder {
 			if st.Duration != nil {
 				at += time.Duration(*st.Duration) * time.Second
 			}
+		case "notify_one_person":
+			// Grafana OnCall's legacy "Notify User" step, which it no
+			// longer makes (notify_persons took its place) and whose
+			// person its API leaves out: paged as notify_persons is, when
+			// the export names them.
+			if len(st.PersonsToNotify) == 0 {
+				rep.add(NotMapped, sr, "a legacy notify_one_person step, and the export does not say whom it notifies (Grafana OnCall's API leaves its person out); "+
+					"add them by hand to the level paged %s after the alert", policy.Duration(at))
+				continue
+			}
+			fallthrough
 		case "notify_persons":
 			rg := rung{ref: sr, at: at}
 			for _, p := range st.PersonsToNotify {

@@ -407,3 +407,51 @@ func TestGrafanaWebScheduleSaysItsZonelessShiftsAreReadInUTC(t *testing.T) {
 		}
 	}
 }
+
+// TestGrafanaLegacyNotifyOnePerson: notify_one_person, Grafana OnCall's
+// legacy "Notify User" step, pages its person as notify_persons does,
+// level by level at the chain's times; it was reported "not imported",
+// and the escalation lost its people. A step whose person the export
+// leaves out (Grafana OnCall's API does) says so, and when it pages.
+func TestGrafanaLegacyNotifyOnePerson(t *testing.T) {
+	users := `{"count":2,"next":null,"results":[
+ {"id":"UA","email":"ann@example.com","username":"ann","timezone":"UTC","slack":null},
+ {"id":"UB","email":"ben@example.com","username":"ben","timezone":"UTC","slack":null}]}`
+	rules := `{"count":2,"next":null,"results":[
+ {"id":"N1","user_id":"UA","position":0,"important":false,"type":"notify_by_email"},
+ {"id":"N2","user_id":"UB","position":0,"important":false,"type":"notify_by_email"}]}`
+	chains := `{"count":1,"next":null,"results":[{"id":"FCHAIN","name":"Default","team_id":null}]}`
+	steps := `{"count":5,"next":null,"results":[
+ {"id":"E1","escalation_chain_id":"FCHAIN","position":0,"type":"notify_one_person","persons_to_notify":["UA"]},
+ {"id":"E2","escalation_chain_id":"FCHAIN","position":1,"type":"wait","duration":600},
+ {"id":"E3","escalation_chain_id":"FCHAIN","position":2,"type":"notify_one_person","persons_to_notify":["UB"]},
+ {"id":"E4","escalation_chain_id":"FCHAIN","position":3,"type":"wait","duration":600},
+ {"id":"E5","escalation_chain_id":"FCHAIN","position":4,"type":"notify_one_person"}]}`
+	integ := `{"count":1,"next":null,"results":[{"id":"CI1","name":"Alertmanager","type":"alertmanager","link":"https://x/","default_route":{"id":"RD","escalation_chain_id":"FCHAIN"}}]}`
+	var docs []Document
+	for i, d := range []string{users, rules, chains, steps, integ} {
+		docs = append(docs, Document{Name: fmt.Sprintf("doc%d.json", i), Data: []byte(d)})
+	}
+	res, cfg := importDocs(t, GrafanaOnCall, Options{}, docs...)
+	sim, err := cfg.Simulate(policy.SimOptions{At: fixtureNow, For: 15 * time.Minute, Labels: map[string]string{"alertname": "Test", "severity": "critical"}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res.Config)
+	}
+	var paged []string
+	for _, ev := range sim.Events {
+		if ev.Type == "notify" {
+			paged = append(paged, fmt.Sprintf("%s at %dm", ev.User, ev.OffsetSeconds/60))
+		}
+	}
+	if want := []string{"ann at 0m", "ben at 10m"}; !slices.Equal(paged, want) {
+		t.Errorf("paged %v, want %v\n%s", paged, want, res.Config)
+	}
+	for _, is := range res.Report.Issues {
+		if strings.Contains(is.Source, "notify_one_person") && !strings.Contains(is.Source, "4 notify_one_person") {
+			t.Errorf("a notify_one_person step that names its person is reported: %s: %s", is.Source, is.Detail)
+		}
+	}
+	if issueWith(res.Report, NotMapped, `step "4 notify_one_person"`, "does not say whom it notifies", "20m after the alert") == nil {
+		t.Errorf("the step without its person is not reported as such:\n%+v", res.Report.Issues)
+	}
+}

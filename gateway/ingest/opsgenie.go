@@ -320,13 +320,19 @@ const (
 
 // DecodeOpsgenieUpdate parses the body of an update of the field (message
 // or description): {"<field>": "…"}, the message not empty. The value is
-// cut to Opsgenie's limit for the field, as a create's is.
+// cut to Opsgenie's limit for the field, as a create's is. A description
+// left out (or null) is the empty one: Alertmanager's opsgenie_configs
+// send {} for a description template that renders empty (the field is
+// omitempty), after a create without one.
 func DecodeOpsgenieUpdate(body []byte, field string) (value string, p *OpsgenieProblem) {
 	var top map[string]json.RawMessage
 	if p := decodeOpsgenieJSON(body, &top); p != nil {
 		return "", p
 	}
 	raw, ok := top[field]
+	if (!ok || string(raw) == "null") && field == OpsgenieUpdateDescription {
+		return "", nil
+	}
 	if !ok || string(raw) == "null" || json.Unmarshal(raw, &value) != nil {
 		return "", unprocessable(map[string]string{field: "should be a string"})
 	}

@@ -53,7 +53,8 @@ func serviceByOpsgenieKey(c *policy.Config, key string) *policy.Service {
 // opsgenie is one request of the Opsgenie-compatible intake: its start
 // (for took) and its request id, a UUID as Opsgenie's are, which also
 // replaces the X-Request-ID the server set, so the sender and pagerd's log
-// name the same one.
+// name the same one. A request answered 202 gets, in its place, one that
+// says what it did (opsgenie.done), for Opsgenie's request status.
 type opsgenie struct {
 	c     echo.Context
 	start time.Time
@@ -231,13 +232,13 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 	labels := a.Labels(svc.SeverityLabel)
 	ctx, cancel := storeBudget(c.Request())
 	defer cancel()
-	_, _, err = s.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: ingest.OpsgenieDedupKey(alias),
+	id, _, err := s.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: ingest.OpsgenieDedupKey(alias),
 		Source: "opsgenie", Actor: "opsgenie", Labels: []map[string]string{labels}, Titles: []string{a.Summary()}, Summary: a.Summary(),
 		Details: a.IncidentDetails(labels), Received: received})
 	if err != nil {
 		return o.stored(err, "a retry lands on the same alert, it never opens a second one.")
 	}
-	return o.accepted(ingest.OpsgenieAccepted)
+	return o.done(ogCreate, id, s.now(), ingest.OpsgenieAccepted)
 }
 
 // opsgenieAct is POST /v2/alerts/<identifier>/close and /acknowledge, the
@@ -259,13 +260,13 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 		return err
 	}
 	var ev policy.Event
-	outcome, retry := "", ""
+	outcome, retry, action := "", "", ogAction(0)
 	switch c.Param("action") {
 	case "close":
-		ev, outcome = policy.Event{Kind: policy.EventResolve, Received: received}, "resolved"
+		ev, outcome, action = policy.Event{Kind: policy.EventResolve, Received: received}, "resolved", ogClose
 		retry = "closing a closed alert changes nothing."
 	case "acknowledge":
-		ev, outcome = policy.Event{Kind: policy.EventAcknowledge}, "acknowledged"
+		ev, outcome, action = policy.Event{Kind: policy.EventAcknowledge}, "acknowledged", ogAcknowledge
 		retry = "acknowledging an acknowledged alert changes nothing."
 	default:
 		return o.refuse(http.StatusNotFound, fmt.Sprintf("pagerd takes close and acknowledge of an alert, not %q", c.Param("action")), nil)
@@ -293,15 +294,16 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 	ctx, cancel := storeBudget(c.Request())
 	ctx = incident.WithReadAt(ctx, read)
 	defer cancel()
+	var id string
 	if byDedup {
-		_, err = s.o.Incidents.ActByDedup(ctx, svc, ref, "opsgenie", ev, outcome)
+		id, err = s.o.Incidents.ActByDedup(ctx, svc, ref, "opsgenie", ev, outcome)
 	} else {
-		_, err = s.o.Incidents.ActByID(ctx, svc, ref, "opsgenie", ev, outcome)
+		id, err = s.o.Incidents.ActByID(ctx, svc, ref, "opsgenie", ev, outcome)
 	}
 	if err != nil {
 		return o.stored(err, retry)
 	}
-	return o.accepted(ingest.OpsgenieAccepted)
+	return o.done(action, id, s.now(), ingest.OpsgenieAccepted)
 }
 
 // opsgenieUpdate is PUT /v2/alerts/<identifier>/message and /description,
@@ -358,7 +360,7 @@ func (s *Server) opsgenieUpdate(c echo.Context) error {
 	}
 	ctx, cancel := storeBudget(c.Request())
 	defer cancel()
-	_, err = s.o.Incidents.EditOpen(ctx, svc, ident, byDedup, "opsgenie", edit)
+	id, err := s.o.Incidents.EditOpen(ctx, svc, ident, byDedup, "opsgenie", edit)
 	switch {
 	case errors.Is(err, ingest.ErrNotOpsgenieDetails):
 		return o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
@@ -369,7 +371,11 @@ func (s *Server) opsgenieUpdate(c echo.Context) error {
 	case err != nil:
 		return o.stored(err, "updating an alert to what it says changes nothing.")
 	}
-	return o.accepted(ingest.OpsgenieAccepted)
+	action := ogUpdateMessage
+	if field == ingest.OpsgenieUpdateDescription {
+		action = ogUpdateDescription
+	}
+	return o.done(action, id, s.now(), ingest.OpsgenieAccepted)
 }
 
 // errDescriptionNotKept is an update of an alert's description to one it

@@ -220,6 +220,7 @@ func NewServer(o ServerOptions) *Server {
 	e.POST(opsgenieAlertsPath, s.opsgenieCreate)
 	e.POST(opsgenieActionPath, s.opsgenieAct)
 	e.PUT(opsgenieActionPath, s.opsgenieUpdate)
+	e.GET(opsgenieRequestPath, s.opsgenieRequestStatus)
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
 		e.Add(m, opsgeniePingPath, s.opsgeniePing, bodyLimit(alertmanagerBodyLimit))
 	}

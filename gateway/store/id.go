@@ -62,3 +62,23 @@ func MillisOfID(id string) (int64, bool) {
 	copy(ms[2:], b[:6])
 	return int64(binary.BigEndian.Uint64(ms[:])), true
 }
+
+// IDParts reads the shard and the 10 bytes NewID wrote into an id; ok is
+// false for an id NewID did not make. With IDOf it lets an id ride inside
+// another identifier (an Opsgenie request id, which says what its request
+// did to which incident) and come back out the same.
+func IDParts(id string) (shard int, b [10]byte, ok bool) {
+	n, err := ShardOfID(id)
+	if err != nil || len(id) != 3+16 {
+		return 0, b, false
+	}
+	if m, err := idEncoding.Decode(b[:], []byte(id[3:])); err != nil || m != len(b) || IDOf(n, b) != id {
+		return 0, b, false
+	}
+	return n, b, true
+}
+
+// IDOf is the id of a shard and the bytes of NewID (IDParts's inverse).
+func IDOf(shard int, b [10]byte) string {
+	return fmt.Sprintf("%02x-%s", shard, idEncoding.EncodeToString(b[:]))
+}

@@ -247,8 +247,8 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 // does the request later, an identifier that names no open alert is
 // accepted and changes nothing.
 //
-// The body's user is who acted (policy.Config.ExternalActor) and an
-// acknowledgement's note is kept in its timeline entry, both cleaned and
+// The body's user is who acted (policy.Config.ExternalActor) and its
+// note is kept in the ack or resolve timeline entry, both cleaned and
 // cut (Opsgenie takes notes of 25,000 characters; pagerd keeps
 // policy.MaxNoteBytes).
 func (s *Server) opsgenieAct(c echo.Context) error {
@@ -284,9 +284,7 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 	// config user the name is or else the name marked as Opsgenie's,
 	// never the person paged; without a user, "opsgenie".
 	ev.Actor = cfg.ExternalActor(notify.SourceOpsgenie, a.User)
-	if ev.Kind == policy.EventAcknowledge {
-		ev.Note = textcut.Line(a.Note, policy.MaxNoteBytes)
-	}
+	ev.Note = textcut.Line(a.Note, policy.MaxNoteBytes)
 	ref, byDedup, ok, err := o.identifier()
 	if !ok {
 		return err

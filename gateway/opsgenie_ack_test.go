@@ -69,3 +69,28 @@ func TestOpsgenieAcknowledgementRecordsUserAndNote(t *testing.T) {
 		})
 	}
 }
+
+// TestOpsgenieCloseRecordsNote: Opsgenie's close takes a note ("fixed by
+// the rollback of 4.2"), as its acknowledge does; it was answered 202 and
+// dropped. The resolve entry keeps it, cleaned and cut as an
+// acknowledgement's is, on both stores.
+func TestOpsgenieCloseRecordsNote(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(ogConfig))
+			h.og("POST", "/v2/alerts", `{"message":"DB down","alias":"db-down","priority":"P1"}`, 202)
+			id := h.list("")[0].ID
+			h.og("POST", "/v2/alerts/db-down/close?identifierType=alias", `{"user":"bob","source":"cli","note":"fixed by the\nrollback of 4.2"}`, 202)
+			v := h.incident(id)
+			var resolve *store.Entry
+			for i := range v.Timeline {
+				if v.Timeline[i].Type == "resolve" {
+					resolve = &v.Timeline[i]
+				}
+			}
+			if v.Status != policy.StatusResolved || resolve == nil || resolve.Actor != "bob" || resolve.Note != "fixed by the rollback of 4.2" {
+				t.Fatalf("after a close with a note: %s, the resolve entry %+v", v.Status, resolve)
+			}
+		})
+	}
+}

@@ -456,7 +456,9 @@ type Event struct {
 	// Note, for acknowledge, is what the person wrote with it, as another
 	// system passes it on (an Opsgenie acknowledge's note), or why their
 	// act there acknowledges this incident (notify.Page.Note): the ack
-	// action's Note. The daemon cleans and bounds it (MaxNoteBytes).
+	// action's Note. For resolve, what they wrote closing it (an Opsgenie
+	// close's note): the resolve action's. The daemon cleans and bounds
+	// it (MaxNoteBytes).
 	Note string
 	// Channel, for channel_failed, is the channel that failed.
 	Channel string
@@ -544,7 +546,8 @@ type Action struct {
 	User      string     `json:"user,omitempty"`
 	Channel   string     `json:"channel,omitempty"`
 	Detail    string     `json:"detail,omitempty"`
-	// Note, on an ack, is what the person wrote with it (Event.Note).
+	// Note, on an ack or a resolve, is what the person wrote with it
+	// (Event.Note).
 	Note string `json:"note,omitempty"`
 	// Urgency is, for a notify action, the urgency of the page the step
 	// belongs to (Deadline.Urgency); empty for a step stored without one.
@@ -627,7 +630,7 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 		// reloads kept services with open incidents, another replica's
 		// config) can still be closed: a resolve needs nothing of it.
 		r := &run{c: e.Config, svc: &Service{Name: svcName}, inc: inc, now: now}
-		_ = r.resolve(ev.Actor)
+		_ = r.resolve(ev.Actor, ev.Note)
 		return r.inc, r.actions, nil
 	}
 	if svc == nil {
@@ -665,7 +668,7 @@ func (e *Engine) Apply(inc Incident, ev Event, now time.Time) (Incident, []Actio
 			err = ErrRaisedSince
 			break
 		}
-		err = r.resolve(ev.Actor)
+		err = r.resolve(ev.Actor, ev.Note)
 	case EventEscalate:
 		err = r.escalate(ev)
 	case EventStatusUpdate:
@@ -1708,7 +1711,7 @@ func (r *run) acknowledge(ev Event) error {
 	return nil
 }
 
-func (r *run) resolve(actor string) error {
+func (r *run) resolve(actor, note string) error {
 	if r.inc.Status == StatusResolved {
 		return nil
 	}
@@ -1720,7 +1723,7 @@ func (r *run) resolve(actor string) error {
 	r.endHeldSpan(r.now)
 	r.inc.Maintenance = nil
 	r.inc.PausedTargets = nil
-	r.act(Action{Kind: ActionResolve, Level: r.inc.Level, User: actor})
+	r.act(Action{Kind: ActionResolve, Level: r.inc.Level, User: actor, Note: note})
 	return nil
 }
 

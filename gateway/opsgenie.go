@@ -259,6 +259,9 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 	if svc == nil {
 		return err
 	}
+	if c.Param("action") == "notes" {
+		return s.opsgenieNote(o, cfg, svc)
+	}
 	var ev policy.Event
 	outcome, retry, action := "", "", ogAction(0)
 	switch c.Param("action") {
@@ -269,7 +272,7 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 		ev, outcome, action = policy.Event{Kind: policy.EventAcknowledge}, "acknowledged", ogAcknowledge
 		retry = "acknowledging an acknowledged alert changes nothing."
 	default:
-		return o.refuse(http.StatusNotFound, fmt.Sprintf("pagerd takes close and acknowledge of an alert, not %q", c.Param("action")), nil)
+		return o.refuse(http.StatusNotFound, fmt.Sprintf("pagerd takes close, acknowledge and notes of an alert, not %q", c.Param("action")), nil)
 	}
 	body, ok, err := o.body(s)
 	if !ok {
@@ -302,6 +305,41 @@ func (s *Server) opsgenieAct(c echo.Context) error {
 		return o.stored(err, retry)
 	}
 	return o.done(action, id, s.now(), ingest.OpsgenieAccepted)
+}
+
+// opsgenieNote is POST /v2/alerts/<identifier>/notes: Opsgenie's add
+// note, {"note","user","source"}, the note required. It is kept in the
+// incident's timeline as a note entry by the body's user (cleaned and cut
+// as an acknowledgement's note), on the alert open or closed, as Opsgenie
+// takes it; it changes no state and pages nobody. Like a close, an
+// identifier that names no alert is accepted and changes nothing.
+func (s *Server) opsgenieNote(o *opsgenie, cfg *policy.Config, svc *policy.Service) error {
+	body, ok, err := o.body(s)
+	if !ok {
+		return err
+	}
+	a, p := ingest.DecodeOpsgenieAction(body)
+	if p != nil {
+		return o.refuse(p.Code, p.Message, p.Errors)
+	}
+	note := textcut.Line(a.Note, policy.MaxNoteBytes)
+	if strings.TrimSpace(note) == "" {
+		return o.refuse(http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.",
+			map[string]string{"note": "Note can not be empty."})
+	}
+	ref, byDedup, ok, err := o.identifier()
+	if !ok {
+		return err
+	}
+	ctx, cancel := storeBudget(o.c.Request())
+	defer cancel()
+	actor := cfg.ExternalActor(notify.SourceOpsgenie, a.User)
+	id, err := s.o.Incidents.NoteOn(ctx, svc, ref, byDedup, "opsgenie",
+		store.Entry{At: s.now(), Type: "note", Actor: actor, User: actor, Note: note})
+	if err != nil {
+		return o.stored(err, "a note added again is in the timeline twice.")
+	}
+	return o.done(ogAddNote, id, s.now(), ingest.OpsgenieAccepted)
 }
 
 // opsgenieUpdate is PUT /v2/alerts/<identifier>/message and /description,

@@ -36,6 +36,7 @@ const (
 	ogAcknowledge
 	ogUpdateMessage
 	ogUpdateDescription
+	ogAddNote
 )
 
 // ogActions are Opsgenie's names of the actions and the status of each done.
@@ -45,6 +46,7 @@ var ogActions = map[ogAction][2]string{
 	ogAcknowledge:       {"Acknowledge", "Acknowledged alert"},
 	ogUpdateMessage:     {"UpdateMessage", "Updated alert message"},
 	ogUpdateDescription: {"UpdateDescription", "Updated alert description"},
+	ogAddNote:           {"AddNote", "Added note"},
 }
 
 // ogTag marks a request id that carries its request's outcome (3 bits);

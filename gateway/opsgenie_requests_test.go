@@ -134,3 +134,55 @@ func TestOpsgenieRequestIDRoundTrip(t *testing.T) {
 		t.Fatalf("a request that found nothing: %+v %v", r, ok)
 	}
 }
+
+// TestOpsgenieAddNote: Opsgenie's add note (POST
+// /v2/alerts/<identifier>/notes) was 404, and a script that noted what it
+// did on an alert failed. The note is kept in the incident's timeline, by
+// the body's user, on an open or a closed alert, by alias or id; it
+// changes nothing else. No alert: 202, and the request status says it
+// does not exist. An empty note is 422.
+func TestOpsgenieAddNote(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)), withConfig(ogConfig))
+			h.og("POST", "/v2/alerts", `{"message":"DB down","alias":"db-down","priority":"P1"}`, 202)
+			id := h.list("")[0].ID
+			notes := func() []string {
+				var out []string
+				for _, e := range h.incident(id).Timeline {
+					if e.Type == "note" {
+						out = append(out, e.Actor+": "+e.Note)
+					}
+				}
+				return out
+			}
+			h.og("POST", "/v2/alerts/db-down/notes?identifierType=alias", `{"user":"bob","source":"cli","note":"failing over\nto db2"}`, 202)
+			if got := notes(); len(got) != 1 || got[0] != "bob: failing over to db2" {
+				t.Fatalf("notes %q", got)
+			}
+			if v := h.incident(id); v.Status != policy.StatusTriggered {
+				t.Fatalf("a note changed the incident: %s", v.Status)
+			}
+			h.og("POST", "/v2/alerts/db-down/close?identifierType=alias", ``, 202)
+			a := h.og("POST", "/v2/alerts/"+id+"/notes", `{"note":"root cause: disk"}`, 202)
+			if got := notes(); len(got) != 2 || got[1] != "opsgenie: root cause: disk" {
+				t.Fatalf("a note on the closed alert: %q", got)
+			}
+			r := h.do("GET", "/v2/alerts/requests/"+a.RequestID, "", "Authorization", "GenieKey "+ogKey)
+			if r.code != 200 || !strings.Contains(r.body, `"action":"AddNote"`) || !strings.Contains(r.body, `"alertId":"`+id+`"`) {
+				t.Errorf("the note's request status: %d %s", r.code, r.body)
+			}
+			none := h.og("POST", "/v2/alerts/nope/notes?identifierType=alias", `{"note":"n"}`, 202)
+			r = h.do("GET", "/v2/alerts/requests/"+none.RequestID, "", "Authorization", "GenieKey "+ogKey)
+			if r.code != 200 || !strings.Contains(r.body, `"isSuccess":false`) {
+				t.Errorf("the status of a note on no alert: %d %s", r.code, r.body)
+			}
+			if a := h.og("POST", "/v2/alerts/db-down/notes?identifierType=alias", `{"user":"bob"}`, 422); a.Errors["note"] == "" {
+				t.Errorf("a note without one: %+v", a)
+			}
+			if got := notes(); len(got) != 2 {
+				t.Fatalf("notes %q", got)
+			}
+		})
+	}
+}

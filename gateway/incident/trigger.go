@@ -1142,6 +1142,33 @@ func (s *Service) EditOpen(ctx context.Context, svc *policy.Service, ref string,
 	return inc.ID, nil
 }
 
+// NoteOn appends e to the timeline of the service's incident that ref
+// names (a dedup key when byDedup, its latest incident, open or not; an
+// id otherwise) and returns its id, or "" when ref names none of the
+// service's (nothing is written, counted as ignored): Opsgenie's add note,
+// which takes closed alerts too. It changes no state and pages nobody.
+func (s *Service) NoteOn(ctx context.Context, svc *policy.Service, ref string, byDedup bool, source string, e store.Entry) (string, error) {
+	var inc *store.Incident
+	var err error
+	if byDedup {
+		inc, err = s.o.Store.FindByDedup(ctx, svc.Name, ref)
+	} else {
+		inc, err = s.o.Store.Get(ctx, ref)
+	}
+	if isNotFound(err) || (err == nil && inc.Service != svc.Name) {
+		s.m.alerts.WithLabelValues(source, svc.Name, "ignored").Inc()
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := s.Note(ctx, inc.ID, e); err != nil {
+		return "", err
+	}
+	s.m.alerts.WithLabelValues(source, svc.Name, "updated").Inc()
+	return inc.ID, nil
+}
+
 // actOn applies ev to inc, the open incident a dedup key found, just read,
 // and returns its id: "" when ev, a resolve its sender sent, was received
 // before a firing written before it, and resolved nothing

@@ -85,6 +85,10 @@ type OpsgenieAlert struct {
 	// its priority's default. The cut ones are what is kept.
 	routeDetails map[string]string
 	routeTags    []string
+	// priorityDefault: the sender left priority out, and it is Opsgenie's
+	// default, P3. Its severity then yields to a tag that names one
+	// (Labels): only a priority the sender chose says how urgent it is.
+	priorityDefault bool
 }
 
 // OpsgenieAction is the optional body of a close or acknowledge request.
@@ -221,7 +225,7 @@ func DecodeOpsgenieAlert(body []byte) (*OpsgenieAlert, *OpsgenieProblem) {
 		errs["message"] = "Message can not be empty."
 	}
 	if a.Priority == "" {
-		a.Priority = "P3"
+		a.Priority, a.priorityDefault = "P3", true
 	} else if _, ok := opsgenieSeverity[a.Priority]; !ok && errs["priority"] == "" {
 		errs["priority"] = "should be one of [P1, P2, P3, P4, P5]"
 	}
@@ -451,7 +455,9 @@ func (a *OpsgenieAlert) Labels(severityLabel string) map[string]string {
 	if severityLabel == "" {
 		severityLabel = "severity"
 	}
-	set(severityLabel, opsgenieSeverity[a.Priority])
+	if !a.priorityDefault {
+		set(severityLabel, opsgenieSeverity[a.Priority])
+	}
 	if len(tags) > 0 {
 		set("tags", strings.Join(tags, ","))
 		for _, t := range tags {
@@ -461,6 +467,9 @@ func (a *OpsgenieAlert) Labels(severityLabel string) map[string]string {
 			}
 		}
 	}
+	// Without a priority, a tag severity:critical says more than the
+	// default P3's warning: it sets the label, or the default does.
+	set(severityLabel, opsgenieSeverity[a.Priority])
 	set("entity", a.Entity)
 	set("source", a.Source)
 	return out

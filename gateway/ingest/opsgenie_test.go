@@ -48,7 +48,10 @@ func TestDecodeOpsgenieAlert(t *testing.T) {
 // TestOpsgeniePriorityToSeverity: without a severity, the priority gives
 // the severity word of the same rank (the published table); a severity
 // sent as a detail is kept; the priority field beats a detail named
-// priority; a service's own severity label is the one set.
+// priority; a service's own severity label is the one set. A tag that
+// names a severity sets it when the sender gave no priority (the default
+// P3's warning would route a tagged critical alert as a warning: a push
+// at night instead of a page), not over a priority it gave.
 func TestOpsgeniePriorityToSeverity(t *testing.T) {
 	for _, tc := range []struct {
 		body, label string
@@ -62,6 +65,11 @@ func TestOpsgeniePriorityToSeverity(t *testing.T) {
 		{`{"message":"m","priority":"P5","details":{"severity":"critical","priority":"P1"}}`, "severity", map[string]string{"priority": "P5", "severity": "critical"}},
 		{`{"message":"m","tags":["a=b","bad-key:x","c"],"entity":"db1","details":{"n":3,"ok":true,"bad key":"x"}}`, "severity",
 			map[string]string{"priority": "P3", "severity": "warning", "tags": "a=b,bad-key:x,c", "a": "b", "entity": "db1", "n": "3", "ok": "true"}},
+		{`{"message":"m","tags":["severity:critical"]}`, "severity", map[string]string{"priority": "P3", "severity": "critical", "tags": "severity:critical"}},
+		{`{"message":"m","tags":["level=critical"]}`, "level", map[string]string{"priority": "P3", "level": "critical", "tags": "level=critical"}},
+		{`{"message":"m","priority":"P3","tags":["severity:critical"]}`, "severity", map[string]string{"priority": "P3", "severity": "warning", "tags": "severity:critical"}},
+		{`{"message":"m","priority":"P4","tags":["severity:critical"]}`, "severity", map[string]string{"priority": "P4", "severity": "info", "tags": "severity:critical"}},
+		{`{"message":"m","details":{"severity":"info"},"tags":["severity:critical"]}`, "severity", map[string]string{"priority": "P3", "severity": "info", "tags": "severity:critical"}},
 	} {
 		a, p := DecodeOpsgenieAlert([]byte(tc.body))
 		if p != nil {

@@ -290,6 +290,10 @@ func TestDaemonMatchesSimulate(t *testing.T) {
 			AckAfter: 3 * time.Minute, UpdateEvery: 15 * time.Minute, Labels: labels("severity", "critical")}, []string{"emily", "david", "sarah"}},
 		{"AIVO acknowledged P1 still down at 4h", "aivo.yaml", "aivo-production", "jennifer", policy.SimOptions{At: time.Date(2025, 9, 10, 3, 0, 0, 0, U), For: 5 * time.Hour,
 			AckAfter: 10 * time.Minute, Labels: labels("severity", "error")}, []string{"emily", "david", "sarah"}},
+		// At exactly the targets: acknowledged at 5m ("acknowledgment 5
+		// minutes"), resolved at 1h ("resolution target 1 hour"), in time.
+		{"AIVO P0 acknowledged at 5m, resolved at 1h", "aivo.yaml", "aivo-production", "jennifer", policy.SimOptions{At: time.Date(2025, 9, 10, 14, 0, 0, 0, U), For: 2 * time.Hour,
+			AckAfter: 5 * time.Minute, ResolveAfter: time.Hour, Labels: labels("severity", "critical")}, nil},
 		{"AION-R SEV-1 unacked", "aion-r.yaml", "aion-r-platform", "", policy.SimOptions{At: time.Date(2025, 10, 7, 10, 0, 0, 0, U), For: 2 * time.Hour, Labels: labels("severity", "critical")}, nil},
 		{"AION-R SEV-1 acked no updates 3h", "aion-r.yaml", "aion-r-platform", "eng-a", policy.SimOptions{At: time.Date(2025, 10, 7, 10, 0, 0, 0, U), For: 3 * time.Hour, AckAfter: 3 * time.Minute, Labels: labels("severity", "critical")}, nil},
 		{"AION-R SEV-2 acked updates", "aion-r.yaml", "aion-r-platform", "eng-a", policy.SimOptions{At: time.Date(2025, 10, 7, 10, 0, 0, 0, U), For: 3 * time.Hour, AckAfter: 5 * time.Minute, UpdateEvery: 10 * time.Minute, Labels: labels("severity", "error")}, nil},
@@ -330,8 +334,9 @@ func TestDaemonMatchesSimulate(t *testing.T) {
 					t.Fatalf("%s: %d %s", path, r.code, r.body)
 				}
 			}
-			// Humans act at their times; deadlines due at the same instant
-			// come first, as in simulate.
+			// Humans act at their times, before deadlines due at the same
+			// instant (the dispatcher never fires one early), as in
+			// simulate.
 			type human struct {
 				at time.Time
 				do func()
@@ -351,7 +356,7 @@ func TestDaemonMatchesSimulate(t *testing.T) {
 			}
 			sort.SliceStable(humans, func(i, j int) bool { return humans[i].at.Before(humans[j].at) })
 			for _, hu := range humans {
-				h.runUntil(hu.at)
+				h.runUntil(hu.at.Add(-time.Nanosecond))
 				h.clock.Set(hu.at)
 				hu.do()
 			}

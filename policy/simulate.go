@@ -135,7 +135,12 @@ func (c *Config) Simulate(o SimOptions) (*SimResult, error) {
 		if wi < len(starts) && (starts[wi].From().Before(next) || starts[wi].From().Equal(next) && d.Kind != DeadlineMaintenance) {
 			kind, next = window, starts[wi].From()
 		}
-		if hi < len(humans) && humans[hi].at.Before(next) {
+		// A person acting as a deadline falls due comes first: a target is
+		// "within", so an acknowledgement at 5 minutes meets a 5-minute
+		// target and one at 15 minutes stops a 15-minute level before it
+		// escalates, as reports count it and as the daemon does it (its
+		// dispatcher never fires a deadline before it is due).
+		if hi < len(humans) && (humans[hi].at.Before(next) || humans[hi].at.Equal(next) && kind == deadline) {
 			kind, next = person, humans[hi].at
 		}
 		// A status update due with a deadline comes first: "no status

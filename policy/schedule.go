@@ -349,8 +349,9 @@ func mdCell(s string) string {
 // one bullet per such override follow, in listed order, with its moments
 // written as in config and its holders in tier order. Then, when there are
 // any in those weeks, "Roster changes:" (members changed from a date, layers
-// that begin) and "Fairness:" (stretches on call over a fairness rule's
-// limit). Every line ends in a newline.
+// that begin), "Fairness:" (stretches on call over a fairness rule's limit)
+// and "Two tiers at once:" (a person who holds two tiers at the same time,
+// TierClashes). Every line ends in a newline.
 func (s *Schedule) MarkdownTable(from time.Time, weeks int, name func(userID string) string) string {
 	if name == nil {
 		name = func(id string) string { return id }
@@ -407,6 +408,12 @@ func (s *Schedule) MarkdownTable(from time.Time, weeks int, name func(userID str
 		b.WriteString("\nFairness:\n")
 		for _, p := range ps {
 			b.WriteString("- " + mdLine(p.Describe(s, name)) + "\n")
+		}
+	}
+	if cs := s.TierClashes(start, end); len(cs) > 0 {
+		b.WriteString("\nTwo tiers at once:\n")
+		for _, c := range cs {
+			b.WriteString("- " + mdLine(c.Describe(s, name)) + "\n")
 		}
 	}
 	return b.String()

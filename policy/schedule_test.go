@@ -590,6 +590,10 @@ const aivoTableOctober = `| Week | Primary | Secondary | Escalation Lead |
 |------|---------|-----------|-----------------|
 | Oct 6-12 | Jennifer Liu | Marcus Rodriguez | Marcus Rodriguez |
 | Oct 13-19 | Marcus Rodriguez | Emily Watson | Emily Watson |
+
+Two tiers at once:
+- Marcus Rodriguez holds Secondary and Escalation Lead at once, Mon 2025-10-06 08:00 to Mon 2025-10-13 08:00 (America/New_York): an escalation from one to the other pages them again, nobody new
+- Emily Watson holds Secondary and Escalation Lead at once, Mon 2025-10-13 08:00 to Mon 2025-10-20 08:00 (America/New_York): an escalation from one to the other pages them again, nobody new
 `
 
 const aionTable = `| Week | Primary | Secondary | Leads |
@@ -600,6 +604,9 @@ const aionTable = `| Week | Primary | Secondary | Leads |
 Overrides:
 - swap (2025-10-14T00:00:00Z to 2025-10-16T00:00:00Z): Primary: eng-c
 - override (2025-10-22T06:00:00+02:00 to 2025-10-22T18:00:00Z): Leads: lead-x
+
+Two tiers at once:
+- eng-c holds Primary and Secondary at once, Tue 2025-10-14 00:00 to Thu 2025-10-16 00:00 (UTC): an escalation from one to the other pages them again, nobody new
 `
 
 func TestScheduleMarkdownTable(t *testing.T) {

@@ -74,10 +74,11 @@ too, as they do for its pages.`,
 		summary:  "the rotation table for the coming weeks",
 		synopsis: "--config FILE [--schedule NAME] [--from DATE] [--weeks N] [-o text|json|ics] [--user USER]\n         [--server URL [--token-file FILE]]",
 		about: `The rotation table to publish weeks ahead, as markdown (or JSON), with the
-overrides, roster changes and fairness problems that fall in it. With -o
-ics, the shifts of those weeks as an iCalendar feed, one event per shift,
-overrides applied; --user keeps one person's. With --server, the overrides
-made at run time on that pagerd are listed and applied too.`,
+overrides, roster changes, fairness problems and people on two tiers at
+once that fall in it. With -o ics, the shifts of those weeks as an
+iCalendar feed, one event per shift, overrides applied; --user keeps one
+person's. With --server, the overrides made at run time on that pagerd
+are listed and applied too.`,
 	},
 	"version": {
 		summary:  "print the version",

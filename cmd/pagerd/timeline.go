@@ -219,9 +219,13 @@ func runSchedule(args []string, stdout, stderr io.Writer) int {
 				}
 				rows = append(rows, row)
 			}
-			// The fairness problems a markdown table lists below it.
+			// The fairness problems and tier clashes a markdown table lists
+			// below it.
 			for _, p := range s.FairnessProblems(ws[0].Start, ws[len(ws)-1].End) {
 				fmt.Fprintf(stderr, "pagerd schedule: warning: schedules[%s].fairness[%d]: %s\n", s.Name, p.Rule, p.Describe(s, name))
+			}
+			for _, c := range s.TierClashes(ws[0].Start, ws[len(ws)-1].End) {
+				fmt.Fprintf(stderr, "pagerd schedule: warning: schedules[%s]: %s\n", s.Name, c.Describe(s, name))
 			}
 			continue
 		}

@@ -282,7 +282,7 @@ func (a *admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch got {
 	case noSlot:
-		if route == routeEnqueue && endsPages(body) {
+		if route == routeEnqueue && endsPages(body, r.Header.Get("Content-Encoding")) {
 			a.next.ServeHTTP(w, r) // no slot: it ends work
 			return
 		}
@@ -332,16 +332,21 @@ func (a *admission) takeReserve() bool {
 // would refuse, acknowledges or resolves: one is served without a slot,
 // as the API's and the ack links' acknowledgements are (which admission
 // never sees), since it ends pages and the work of them, and the Events
-// API is how some tools acknowledge. It is decoded to tell only on the way
-// to a refusal.
-func endsPages(body *heldBody) bool {
+// API is how some tools acknowledge. It is decoded (decompressed first,
+// as the handler does, when its Content-Encoding is gzip) to tell only on
+// the way to a refusal.
+func endsPages(body *heldBody, encoding string) bool {
 	if body == nil || !body.whole || len(body.b) > ingest.MaxEventBytes {
+		return false
+	}
+	b, err := ingest.DecodeContent(encoding, body.b)
+	if err != nil {
 		return false
 	}
 	var ev struct {
 		Action string `json:"event_action"`
 	}
-	return json.Unmarshal(body.b, &ev) == nil && (ev.Action == ingest.ActionAcknowledge || ev.Action == ingest.ActionResolve)
+	return json.Unmarshal(b, &ev) == nil && (ev.Action == ingest.ActionAcknowledge || ev.Action == ingest.ActionResolve)
 }
 
 // intakeBodyLimits are what admission reads of a route's body before it

@@ -108,6 +108,11 @@ func TestAdmissionRefusesPastTheLimitAtOnce(t *testing.T) {
 	if !acked {
 		t.Fatalf("the PagerDuty incident is not acknowledged: %+v", h.list(""))
 	}
+	// So is one sent gzip-compressed, told apart once decompressed.
+	pdResolve := `{"routing_key":"` + pdKey + `","event_action":"resolve","dedup_key":"disk"}`
+	if r := h.do("POST", "/v2/enqueue", gzipped(t, pdResolve), "Content-Encoding", "gzip"); r.code != http.StatusAccepted {
+		t.Fatalf("a gzip-compressed PagerDuty resolve during the overload: %d %s", r.code, r.body)
+	}
 	if hs.count() != 2 {
 		t.Fatalf("%d alerts reached the store, want the 2 in flight", hs.count())
 	}

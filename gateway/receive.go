@@ -969,6 +969,16 @@ func (s *Server) enqueue(c echo.Context) error {
 	if jsonContentType(r) != nil {
 		return invalid(http.StatusBadRequest, "Content-Type must be application/json")
 	}
+	body, err = ingest.DecodeContent(r.Header.Get(echo.HeaderContentEncoding), body)
+	switch {
+	case errors.Is(err, ingest.ErrEventTooLarge):
+		return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB once decompressed")
+	case errors.Is(err, ingest.ErrUnsupportedEncoding):
+		c.Response().Header().Set("Accept-Encoding", "gzip")
+		return invalid(http.StatusUnsupportedMediaType, err.Error())
+	case err != nil:
+		return invalid(http.StatusBadRequest, err.Error())
+	}
 	// The body read, the config it is routed by is held until it is
 	// stored (a reload waits).
 	s.takeIn()

@@ -27,7 +27,8 @@ func gzipped(t *testing.T, s string) string {
 // invalid character '\x1f'", which no sender retries, and nothing of
 // theirs paged. A coding pagerd cannot undo is 415 naming it (with
 // Accept-Encoding: gzip), corrupt gzip 400, and JSON over 512 KB once
-// decompressed 413, however small the compressed body.
+// decompressed 413, however small the compressed body; plain JSON under
+// any Content-Encoding is taken as it is.
 func TestEnqueueGzipBody(t *testing.T) {
 	h := newHarness(t)
 	trigger := `{"routing_key":"` + pdKey + `","event_action":"trigger","dedup_key":"gz-1",` +
@@ -48,7 +49,16 @@ func TestEnqueueGzipBody(t *testing.T) {
 		t.Fatalf("after the gzip resolve: %s", got.Status)
 	}
 
-	r = h.do("POST", "/v2/enqueue", trigger, "Content-Encoding", "br")
+	// Plain JSON under a Content-Encoding it does not have (a charset put
+	// there, a proxy that decompressed and left the header) is taken, as
+	// it was before pagerd undid codings.
+	for _, enc := range []string{"utf-8", "gzip", "br"} {
+		ev := strings.Replace(trigger, "gz-1", "plain-"+enc, 1)
+		if r := h.do("POST", "/v2/enqueue", ev, "Content-Encoding", enc); r.code != 202 {
+			t.Fatalf("plain JSON labelled %s: %d %s", enc, r.code, r.body)
+		}
+	}
+	r = h.do("POST", "/v2/enqueue", "\x28\xb5\x2f\xfd"+trigger, "Content-Encoding", "br")
 	if r.code != 415 || r.hdr.Get("Accept-Encoding") != "gzip" || !strings.Contains(r.body, `"status":"invalid event"`) || !strings.Contains(r.body, `br`) {
 		t.Fatalf("brotli: %d %q %s", r.code, r.hdr.Get("Accept-Encoding"), r.body)
 	}
@@ -65,7 +75,7 @@ func TestEnqueueGzipBody(t *testing.T) {
 	if r := h.do("POST", "/v2/enqueue", z, "Content-Encoding", "gzip"); r.code != 413 {
 		t.Fatalf("over 512 KB decompressed: %d %s", r.code, r.body)
 	}
-	if n := len(h.list("")); n != 1 {
-		t.Fatalf("%d incidents, want the one", n)
+	if n := len(h.list("")); n != 4 {
+		t.Fatalf("%d incidents, want the gzip one and the three plain ones", n)
 	}
 }

@@ -26,10 +26,18 @@ var ErrUnsupportedEncoding = errors.New("unsupported Content-Encoding")
 // their requests (an HTTP client or a proxy set to, a shipper's sink with
 // compression on) otherwise had every event refused as "Malformed JSON:
 // invalid character '\x1f'", and nothing of theirs paged.
+//
+// A body that is plain JSON whatever its Content-Encoding says (a script
+// that puts its charset there, "utf-8"; a proxy that decompressed the body
+// and left the header) is taken as it is, as it was before pagerd undid
+// any coding: refused, its sender's pages would stop, for a header no
+// event needed.
 func DecodeContent(encoding string, body []byte) ([]byte, error) {
-	switch enc := strings.ToLower(strings.TrimSpace(encoding)); enc {
-	case "", "identity":
+	enc := strings.ToLower(strings.TrimSpace(encoding))
+	if enc == "" || enc == "identity" || plainJSON(body) {
 		return body, nil
+	}
+	switch enc {
 	case "gzip", "x-gzip":
 	default:
 		return nil, fmt.Errorf("%w %q: send the event uncompressed or gzip-compressed", ErrUnsupportedEncoding, encoding)
@@ -46,4 +54,11 @@ func DecodeContent(encoding string, body []byte) ([]byte, error) {
 		return nil, ErrEventTooLarge
 	}
 	return out, nil
+}
+
+// plainJSON says whether body is uncompressed JSON: an object, after any
+// white space (a gzip stream starts with the bytes 0x1f 0x8b).
+func plainJSON(body []byte) bool {
+	t := bytes.TrimLeft(body, " \t\r\n")
+	return len(t) > 0 && t[0] == '{'
 }

@@ -315,8 +315,10 @@ var done = map[notify.Action]string{notify.Acknowledge: "Acknowledged", notify.R
 // SMS receives SMS replies (Twilio's incoming-message webhook,
 // signature-checked): 4/ack, 6/resolve or 5/escalate, alone (the latest
 // incident that number was paged for) or with a reply code. A number acts
-// only on incidents it was paged for, as the person it belongs to. The
-// answer is TwiML with one message saying what happened.
+// only on incidents it was paged for, as the person it belongs to: by
+// SMS, or, when it is nobody's SMS contact, by call (a missed call
+// answered by text). The answer is TwiML with one message saying what
+// happened.
 func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	if err := cb.verify(r); err != nil {
 		return err
@@ -333,7 +335,17 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		_, err := w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Message>` + b.String() + `</Message></Response>`))
 		return err
 	}
-	users := cb.Receiver.UsersByAddress("sms", r.PostForm.Get("From"))
+	// The pages a reply answers: the number's SMS pages, or, for a
+	// number that is nobody's SMS contact, its calls. A person paged by
+	// call alone who missed it texts "4" back to the number that rang:
+	// told "not on call here", which was false, nothing was acknowledged
+	// and the ladder went on to the next level.
+	channel := "sms"
+	users := cb.Receiver.UsersByAddress(channel, r.PostForm.Get("From"))
+	if len(users) == 0 {
+		channel = "voice"
+		users = cb.Receiver.UsersByAddress(channel, r.PostForm.Get("From"))
+	}
 	if len(users) == 0 {
 		return reply("pagerd: this number is not on call here.")
 	}
@@ -370,7 +382,10 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 	// page, that one included: a bare reply cannot say which it means.
 	tied := map[string]bool{}
 	for _, u := range users {
-		page, err := cb.Receiver.LastPaged(r.Context(), u, "sms", code == "", func(id string) bool {
+		// A bare reply passes over an SMS reported undelivered, never
+		// seen; not over a call reported unanswered: the phone rang,
+		// and that missed call is what the person answers.
+		page, err := cb.Receiver.LastPaged(r.Context(), u, channel, code == "" && channel == "sms", func(id string) bool {
 			if code == "" {
 				return true
 			}
@@ -405,9 +420,9 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		return reply(fmt.Sprintf("pagerd: code %s matches %d incidents paged to this number; nothing was done. "+
 			"Reply with more of the incident id from the page, e.g. \"4\" and its last 8 characters.", code, len(matched)))
 	case len(targets) == 0 && code != "":
-		return reply(cb.noOpenIncident(r, users, code))
+		return reply(cb.noOpenIncident(r, users, channel, code))
 	case len(targets) == 0:
-		return reply(cb.noOpenPage(r, users))
+		return reply(cb.noOpenPage(r, users, channel))
 	case len(tied) > 0:
 		// "The latest page" is a coin toss the person cannot see: two
 		// pages came at the same moment, and their phone may show them
@@ -433,7 +448,7 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 		// (which LastPaged, among open incidents, does not see): a bare
 		// reply to it must not act on an older open one, which they may
 		// never have looked at.
-		if newer, ok := cb.resolvedSince(r, users, paged[id]); ok {
+		if newer, ok := cb.resolvedSince(r, users, channel, paged[id]); ok {
 			return reply("pagerd: your latest page, " + named(newer) + ", was already resolved" + by(newer.ResolvedBy) + at(newer.ResolvedAt) +
 				"; nothing was done. To act on another incident, reply with its code, e.g. \"" + digit[action] + " " + ReplyCode(id) + "\".")
 		}
@@ -485,11 +500,11 @@ func (cb *Callbacks) SMS(w http.ResponseWriter, r *http.Request) error {
 // was resolved in the last day, the answer says so; nothing is done to
 // it. Reading the resolved incidents failing leaves the plain answer,
 // which is still true.
-func (cb *Callbacks) noOpenIncident(r *http.Request, users []string, code string) string {
+func (cb *Callbacks) noOpenIncident(r *http.Request, users []string, channel, code string) string {
 	plain := "pagerd: no open incident with code " + code + " was paged to this number."
 	found := map[string]notify.Acted{}
 	for _, u := range users {
-		resolved, err := cb.Receiver.ResolvedPaged(r.Context(), u, "sms", func(id string) bool { return MatchesCode(id, code) })
+		resolved, err := cb.Receiver.ResolvedPaged(r.Context(), u, channel, func(id string) bool { return MatchesCode(id, code) })
 		if err != nil {
 			cb.log().Warn("twilio: could not look for a resolved incident an SMS reply's code names", "user", u, "err", err)
 			return plain
@@ -515,9 +530,9 @@ func (cb *Callbacks) noOpenIncident(r *http.Request, users []string, code string
 // is done to it. Pages of several incidents at that moment (a storm
 // message, or two at once), or reading the resolved incidents failing,
 // leave the plain answer, which is still true.
-func (cb *Callbacks) noOpenPage(r *http.Request, users []string) string {
+func (cb *Callbacks) noOpenPage(r *http.Request, users []string, channel string) string {
 	plain := "pagerd: no open incident was paged to this number."
-	paged, latest, ok := cb.resolvedPaged(r, users)
+	paged, latest, ok := cb.resolvedPaged(r, users, channel)
 	if !ok || latest.Incident == "" {
 		return plain
 	}
@@ -529,7 +544,7 @@ func (cb *Callbacks) noOpenPage(r *http.Request, users []string) string {
 	return "pagerd: your latest page, " + named(latest) + ", was already resolved" + by(latest.ResolvedBy) + at(latest.ResolvedAt) + "; nothing changed."
 }
 
-// resolvedSince finds the latest page to any of users by SMS, if it is of
+// resolvedSince finds the latest page to any of users on channel, if it is of
 // an incident resolved since and went out after (or at the same moment as)
 // the open page. A store that cannot say is taken as no: the reply acts
 // as before, on the open incident it names. An incident resolved since
@@ -537,8 +552,8 @@ func (cb *Callbacks) noOpenPage(r *http.Request, users []string) string {
 // not a later one: the message's other incidents still page, and a reply
 // to it acts on them (it was answered "your latest page, [the one
 // resolved], was already resolved; nothing was done").
-func (cb *Callbacks) resolvedSince(r *http.Request, users []string, open notify.Page) (notify.Acted, bool) {
-	paged, _, ok := cb.resolvedPaged(r, users)
+func (cb *Callbacks) resolvedSince(r *http.Request, users []string, channel string, open notify.Page) (notify.Acted, bool) {
+	paged, _, ok := cb.resolvedPaged(r, users, channel)
 	if !ok {
 		return notify.Acted{}, false
 	}
@@ -555,11 +570,11 @@ func (cb *Callbacks) resolvedSince(r *http.Request, users []string, open notify.
 }
 
 // resolvedPaged lists the incidents resolved in the last day (whenever
-// they were opened) that were paged to any of users by SMS, and the one paged last;
+// they were opened) that were paged to any of users on channel, and the one paged last;
 // ok is false (logged) when the store could not say.
-func (cb *Callbacks) resolvedPaged(r *http.Request, users []string) (paged []notify.Acted, latest notify.Acted, ok bool) {
+func (cb *Callbacks) resolvedPaged(r *http.Request, users []string, channel string) (paged []notify.Acted, latest notify.Acted, ok bool) {
 	for _, u := range users {
-		resolved, err := cb.Receiver.ResolvedPaged(r.Context(), u, "sms", func(string) bool { return true })
+		resolved, err := cb.Receiver.ResolvedPaged(r.Context(), u, channel, func(string) bool { return true })
 		if err != nil {
 			cb.log().Warn("twilio: could not look for the resolved incidents paged to the number a bare SMS reply came from", "user", u, "err", err)
 			return nil, notify.Acted{}, false

@@ -655,8 +655,10 @@ func (cb *Callbacks) callURL(r *http.Request, path string) string {
 // message's call, whose keys act on all its incidents: none of them
 // unacknowledged, it offers 5 and 6; all resolved, it hangs up. A voicemail pickup
 // (answering-machine detection) is recorded as a page that did not reach
-// the person and the call hangs up: it is never an acknowledgement, and
-// their next step comes forward to now, as after a call not answered.
+// the person and the call says what it was for and that it counts as not
+// answered, then hangs up (voicemailText): it is never an
+// acknowledgement, and their next step comes forward to now, as after a
+// call not answered.
 func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 	if err := cb.verify(r); err != nil {
 		return err
@@ -675,7 +677,7 @@ func (cb *Callbacks) Voice(w http.ResponseWriter, r *http.Request) error {
 			cb.log().Error("twilio: voicemail pickup not recorded; the call hung up as it would have",
 				"incident", q.Get("incident"), "user", q.Get("user"), "err", err)
 		}
-		return twiML(w, twiml.VoiceHangup{})
+		return twiML(w, twiml.VoiceSay{Message: voicemailText(q)}, twiml.VoiceHangup{})
 	}
 	about, err := cb.Receiver.About(r.Context(), q.Get("incident"))
 	if errors.Is(err, notify.ErrNotFound) {
@@ -721,11 +723,20 @@ func voicemail(answeredBy string) bool {
 // message how many incidents, when the call was placed with them, and the
 // reply code).
 func carriedText(q url.Values) string {
+	if q.Get("incidents") != "" {
+		// An alert-storm message: its keys act on all of them.
+		return pagedFor(q) + " pagerd cannot read their details just now. Your key acts on all of them."
+	}
+	return pagedFor(q) + " pagerd cannot read the incident's details just now."
+}
+
+// pagedFor says what the call's URL carries, with no store read: the
+// priority and service (or for an alert-storm message how many
+// incidents) and the reply code.
+func pagedFor(q url.Values) string {
 	code := strings.Join(strings.Split(ReplyCode(q.Get("incident")), ""), " ")
 	if n := q.Get("incidents"); n != "" {
-		// An alert-storm message: its keys act on all of them.
-		return "This is pagerd, during an alert storm: you are being paged for " + n + " incidents, code " + code +
-			". pagerd cannot read their details just now. Your key acts on all of them."
+		return "This is pagerd, during an alert storm: you are being paged for " + n + " incidents, code " + code + "."
 	}
 	s := "This is pagerd. You are being paged"
 	if p := q.Get("priority"); p != "" {
@@ -734,7 +745,17 @@ func carriedText(q url.Values) string {
 	if svc := q.Get("service"); svc != "" {
 		s += " on " + svc
 	}
-	return s + ", code " + code + ". pagerd cannot read the incident's details just now."
+	return s + ", code " + code + "."
+}
+
+// voicemailText is what a call taken for a voicemail says before it hangs
+// up. Answering-machine detection takes a person who answers with more
+// than a word ("Hello? Who is this?", half awake) for a machine: hung up
+// on in silence, they heard nothing of the page, took it for a spam call,
+// and did not know pagerd had counted it not answered. A voicemail keeps
+// what it hears of it.
+func voicemailText(q url.Values) string {
+	return pagedFor(q) + " This call was taken for an answering machine, so it counts as not answered and acknowledges nothing. Goodbye."
 }
 
 // callText is what a call says about an incident, or about the incidents

@@ -244,7 +244,8 @@ func sentAt(q url.Values) time.Time {
 // the reply code of the incident it is about. It reads what phones and
 // carriers really send: only the first line (a carrier or an app may add
 // a signature below), punctuation around the words ("Ack!", "4."),
-// full-width forms and other scripts' digits ("４", "٤"), the code run
+// full-width forms and other scripts' digits ("４", "٤"), the keycap
+// emoji ("4️⃣") and invisible characters (visibleASCIIForm), the code run
 // into the action ("4AB12") and Crockford's look-alikes in it (O for 0,
 // I and L for 1). Anything more than the action and a code is not read as
 // an action: "4 on it" might not mean what "4" does.
@@ -257,7 +258,7 @@ func parseSMSReply(body string) (notify.Action, string, bool) {
 		}
 	}
 	var f []string
-	for _, w := range strings.FieldsFunc(strings.ToLower(strings.Map(asciiForm, line)), func(r rune) bool { return unicode.IsSpace(r) || r == ',' }) {
+	for _, w := range strings.FieldsFunc(strings.ToLower(strings.Map(visibleASCIIForm, line)), func(r rune) bool { return unicode.IsSpace(r) || r == ',' }) {
 		if w = strings.TrimFunc(w, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) }); w != "" {
 			f = append(f, w)
 		}
@@ -284,6 +285,19 @@ func parseSMSReply(body string) (notify.Action, string, bool) {
 		code = strings.NewReplacer("O", "0", "I", "1", "L", "1").Replace(strings.ToUpper(f[1]))
 	}
 	return a, code, true
+}
+
+// visibleASCIIForm is asciiForm of what a person sees: the keycap emoji
+// 4️⃣ is a 4 (its emoji selector and enclosing keycap, marks, are
+// dropped), and so is a 4 next to the invisible characters a keyboard or
+// a paste leaves (a zero-width space, a byte-order mark, a bidirectional
+// isolate: format characters). Answered with the help, the person who
+// replied what looks like "4" could not tell what was wrong.
+func visibleASCIIForm(r rune) rune {
+	if unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me) {
+		return -1
+	}
+	return asciiForm(r)
 }
 
 // asciiForm maps a full-width character to its ASCII form and any decimal

@@ -132,7 +132,8 @@ func handler(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 // TestSMSReplyAsPhonesSendIt: what real phones and carriers send for "4":
 // punctuation, a carrier's signature on the next lines, full-width and
 // other scripts' digits, Crockford's look-alike letters in the code, the
-// code run into the action. Each acts; words around the action do not.
+// code run into the action, the keycap emoji 4️⃣ and invisible characters
+// around a word. Each acts; words around the action do not.
 func TestSMSReplyAsPhonesSendIt(t *testing.T) {
 	r := &receiver{}
 	cb := &twilio.Callbacks{Receiver: r}
@@ -149,6 +150,11 @@ func TestSMSReplyAsPhonesSendIt(t *testing.T) {
 	acts := []string{
 		"4.", "Ack!", " ACK ", "4\n", "\n4", "4\n--\nSent from my T-Mobile", "Ack\r\nSent from Yahoo Mail on Android",
 		"４", "٤", "４ ＡＢ１２", "4 ab12.", "4 ABI2", "4 abl2", "4AB12", "ack, ab12",
+		// The keycap emoji of 4 (with and without its emoji
+		// presentation selector), and the invisible characters a
+		// keyboard or a paste leaves around a word (a zero-width space,
+		// a byte-order mark, a bidirectional isolate).
+		"4\ufe0f\u20e3", "4\u20e3", "\u200b4", "\ufeff4", "ack\u200b ab12", "4\u2069",
 	}
 	for _, body := range acts {
 		r.acted = nil

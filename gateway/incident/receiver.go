@@ -402,6 +402,7 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	ev := reportEvent(e, "")
 	var unmatched bool       // its page not found in its wait (reportedStep)
 	var waited time.Duration // how long that wait was
+	var again bool           // its page reported reaching nobody already (reportedStep)
 	if d.Failed && d.Unreached && !store.IsBundleID(target) {
 		// It reached nobody: it counts toward a level nobody at which
 		// was reached, as a page refused at once does, by its step.
@@ -409,7 +410,10 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		// the dispatcher is still recording its page waits for that
 		// record (reportedStep), and noted first, it made that record
 		// a write the incident changed under.
-		ev.Step, unmatched, waited = s.reportedStep(ctx, target, d)
+		ev.Step, unmatched, again, waited = s.reportedStep(ctx, target, d)
+		// Sent again after a 503 (the store refused to bring the step
+		// forward), it must still do what the first could not.
+		again = again && s.reportApplied(ctx, target, d)
 	}
 	var steps map[string]string
 	if d.Failed && d.Unreached && store.IsBundleID(target) {
@@ -420,6 +424,13 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	}
 	var err error
 	switch {
+	case again:
+		// The same report again (a callback sent twice, a signed report
+		// replayed), the first applied: the first brought the person's
+		// next step forward; applied again, it brought the step after
+		// that forward too (a second call seconds after the first, the
+		// one meant for ten minutes later). Noted once, it moves nothing.
+		err = s.noteOnce(ctx, target, e)
 	case d.Again && !d.Failed && d.Ref != "":
 		// A report the provider delivers at least once, and again after
 		// a 5xx (Pushover's receipt callback of a storm message stored in
@@ -447,7 +458,7 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 				"incident", target, "user", d.User, "channel", d.Channel, "waited", waited.String())
 		}
 	}
-	if err == nil && d.Failed {
+	if err == nil && d.Failed && !again {
 		if store.IsBundleID(target) {
 			_, err = s.actOnBundle(ctx, target, d.User, ev, func(id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
 				ev.Step = steps[id]
@@ -672,12 +683,19 @@ func EarlyBundleReport(tl []store.Entry, bundle string) (ev policy.Event, ok boo
 // found then counts as gone out until the dispatcher records it, and the
 // log says so: the report's entry (Entry.Unreached, with the page's Ref)
 // has the write that records the page count its step (EarlyReports).
-func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery) (step string, unmatched bool, waited time.Duration) {
+//
+// again is whether the timeline holds a report of the page's SID that it
+// reached nobody already: this is the same report again, which moves
+// nothing once the first was applied (Delivered, reportApplied).
+func (s *Service) reportedStep(ctx context.Context, id string, d notify.Delivery) (step string, unmatched, again bool, waited time.Duration) {
 	if d.Ref == "" && d.PageAt.IsZero() {
-		return "", false, 0 // nothing to find it by (a callback URL older than at)
+		return "", false, false, 0 // nothing to find it by (a callback URL older than at)
 	}
-	step, found, waited := s.recordedStep(ctx, id, d, time.Now().Add(recordWait), func(tl []store.Entry) (string, bool) { return pageStep(tl, d) })
-	return step, !found, waited
+	step, found, waited := s.recordedStep(ctx, id, d, time.Now().Add(recordWait), func(tl []store.Entry) (string, bool) {
+		again = d.Ref != "" && reportsOf(tl, d) > 0
+		return pageStep(tl, d)
+	})
+	return step, !found, again, waited
 }
 
 // recordedBefore is the step of the page a delivery report that found no
@@ -717,6 +735,41 @@ func (s *Service) recordedBefore(ctx context.Context, id string, d notify.Delive
 		}
 	}
 	return "", true, nil
+}
+
+// reportApplied reports whether the first report that d's page reached
+// nobody brought the person's next step forward: since it was noted, a
+// page of theirs on another channel was recorded, or a step of theirs on
+// another channel is due and not sent yet. The same report again then
+// moves nothing (Delivered); one whose first delivery the store refused
+// to apply (answered 503) applies as the first would have. A store that
+// cannot say is taken as yes: a step brought forward twice pages the
+// person twice, one not brought forward comes at its own time.
+func (s *Service) reportApplied(ctx context.Context, id string, d notify.Delivery) bool {
+	tl, err := s.o.Store.Timeline(ctx, id)
+	if err != nil {
+		return true
+	}
+	var first time.Time
+	for _, e := range tl {
+		if _, unreached := ownPageEntry(e, d.User, d.Channel, d.Ref); unreached && first.IsZero() {
+			first = e.At
+		}
+		if !first.IsZero() && (e.Type == "notify" || e.Type == "notify_failed") && e.User == d.User && e.Channel != d.Channel && !e.At.Before(first) {
+			return true
+		}
+	}
+	if first.IsZero() {
+		return false
+	}
+	inc, err := s.o.Store.Get(ctx, id)
+	if err != nil {
+		return true
+	}
+	now := s.clock()
+	return slices.ContainsFunc(inc.State.Pending, func(p policy.Deadline) bool {
+		return p.Kind == policy.DeadlineNotify && p.User == d.User && p.Channel != d.Channel && !p.At.Before(first) && !p.At.After(now)
+	})
 }
 
 // reportsOf counts the reports in tl that d's page, a page sent on its own,

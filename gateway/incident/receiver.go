@@ -402,7 +402,7 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	ev := reportEvent(e, "")
 	var unmatched bool       // its page not found in its wait (reportedStep)
 	var waited time.Duration // how long that wait was
-	var again bool           // its page reported reaching nobody already (reportedStep)
+	var again bool           // its page (in every incident: its storm message) reported reaching nobody already, and applied
 	if d.Failed && d.Unreached && !store.IsBundleID(target) {
 		// It reached nobody: it counts toward a level nobody at which
 		// was reached, as a page refused at once does, by its step.
@@ -413,18 +413,21 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		ev.Step, unmatched, again, waited = s.reportedStep(ctx, target, d)
 		// Sent again after a 503 (the store refused to bring the step
 		// forward), it must still do what the first could not.
-		again = again && s.reportApplied(ctx, target, d)
+		again = again && s.reportApplied(ctx, target, "", d)
 	}
 	var steps map[string]string
+	var appliedIn map[string]bool // incidents of the storm message that applied its report already
 	if d.Failed && d.Unreached && store.IsBundleID(target) {
 		// A storm message that reached nobody: each incident it carried
 		// counts its page in it toward its own level, by the step the
-		// message was sent for in that incident.
-		steps = s.bundleSteps(ctx, target, d)
+		// message was sent for in that incident. The same report again
+		// moves nothing in an incident that applied the first, as for
+		// a page sent on its own; again in every one, nothing at all.
+		steps, appliedIn, again = s.bundleSteps(ctx, target, d)
 	}
 	var err error
 	switch {
-	case again:
+	case again || len(appliedIn) > 0:
 		// The same report again (a callback sent twice, a signed report
 		// replayed), the first applied: the first brought the person's
 		// next step forward; applied again, it brought the step after
@@ -461,6 +464,10 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	if err == nil && d.Failed && !again {
 		if store.IsBundleID(target) {
 			_, err = s.actOnBundle(ctx, target, d.User, ev, func(id string, ev policy.Event) (*store.Incident, []policy.Action, error) {
+				if appliedIn[id] {
+					// Applied by the first: nothing to write, nor read.
+					return &store.Incident{ID: id}, nil, nil
+				}
 				ev.Step = steps[id]
 				return s.applyReport(ctx, id, ev)
 			})
@@ -738,21 +745,27 @@ func (s *Service) recordedBefore(ctx context.Context, id string, d notify.Delive
 }
 
 // reportApplied reports whether the first report that d's page reached
-// nobody brought the person's next step forward: since it was noted, a
-// page of theirs on another channel was recorded, or a step of theirs on
-// another channel is due and not sent yet. The same report again then
-// moves nothing (Delivered); one whose first delivery the store refused
-// to apply (answered 503) applies as the first would have. A store that
-// cannot say is taken as yes: a step brought forward twice pages the
-// person twice, one not brought forward comes at its own time.
-func (s *Service) reportApplied(ctx context.Context, id string, d notify.Delivery) bool {
+// nobody brought the person's next step forward in incident id: since it
+// was noted, a page of theirs on another channel was recorded, or a step
+// of theirs on another channel is due and not sent yet. The page is the
+// incident's in the storm message bundle, or with none, one sent on its
+// own. The same report again then moves nothing (Delivered); one whose
+// first delivery the store refused to apply (answered 503) applies as the
+// first would have. A store that cannot say is taken as yes: a step
+// brought forward twice pages the person twice, one not brought forward
+// comes at its own time.
+func (s *Service) reportApplied(ctx context.Context, id, bundle string, d notify.Delivery) bool {
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
 		return true
 	}
 	var first time.Time
 	for _, e := range tl {
-		if _, unreached := ownPageEntry(e, d.User, d.Channel, d.Ref); unreached && first.IsZero() {
+		unreached := bundleReport(e, bundle, d)
+		if bundle == "" {
+			_, unreached = ownPageEntry(e, d.User, d.Channel, d.Ref)
+		}
+		if unreached && first.IsZero() {
 			first = e.At
 		}
 		if !first.IsZero() && (e.Type == "notify" || e.Type == "notify_failed") && e.User == d.User && e.Channel != d.Channel && !e.At.Before(first) {
@@ -811,6 +824,12 @@ func (s *Service) recordedStep(ctx context.Context, id string, d notify.Delivery
 	}
 }
 
+// bundleReport reports whether e is a report that the storm message
+// bundle, to d's person on d's channel, reached nobody.
+func bundleReport(e store.Entry, bundle string, d notify.Delivery) bool {
+	return bundle != "" && e.Type == DeliveryFailed && e.Unreached && e.Bundle == bundle && e.User == d.User && e.Channel == d.Channel
+}
+
 // bundleSteps are the steps of the pages a storm message reported as
 // reaching nobody carried, by incident: each incident's page in the
 // message (its entry with the message's bundle) as recorded with its
@@ -820,7 +839,12 @@ func (s *Service) recordedStep(ctx context.Context, id string, d notify.Delivery
 // does, all of them at once), or was recorded without its step (by an
 // older replica), has none: its page counts as gone out. A bundle that
 // cannot be read has none either; noting the report says why.
-func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Delivery) map[string]string {
+//
+// applied are the incidents whose timeline holds a report that the
+// message reached nobody already, which brought the person's next step
+// forward (reportApplied): this is the same report again, which moves
+// nothing there (Delivered); every is whether that is all of them.
+func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Delivery) (steps map[string]string, applied map[string]bool, every bool) {
 	b, err := s.o.Store.GetBundle(ctx, bundle)
 	if err != nil {
 		if !isNotFound(err) {
@@ -829,10 +853,10 @@ func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Deliv
 			s.log.Warn("a storm message reported reaching nobody could not be read; its incidents' pages in it count as gone out, and their levels keep their timeouts",
 				"bundle", bundle, "user", d.User, "channel", d.Channel, "err", err)
 		}
-		return nil
+		return nil, nil, false
 	}
 	until := time.Now().Add(recordWait)
-	steps := make(map[string]string, len(b.Incidents))
+	steps, applied = make(map[string]string, len(b.Incidents)), map[string]bool{}
 	var mu sync.Mutex
 	var missing []string
 	var wg sync.WaitGroup
@@ -843,9 +867,20 @@ func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Deliv
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			step, found, _ := s.recordedStep(ctx, id, d, until, func(tl []store.Entry) (string, bool) { return bundlePageStep(tl, bundle, d) })
+			var again bool
+			step, found, _ := s.recordedStep(ctx, id, d, until, func(tl []store.Entry) (string, bool) {
+				again = slices.ContainsFunc(tl, func(e store.Entry) bool { return bundleReport(e, bundle, d) })
+				return bundlePageStep(tl, bundle, d)
+			})
+			// Sent again after a 503 (the store refused to bring the
+			// step forward here), it must still do what the first
+			// could not.
+			again = again && s.reportApplied(ctx, id, bundle, d)
 			mu.Lock()
 			defer mu.Unlock()
+			if again {
+				applied[id] = true
+			}
 			if !found {
 				missing = append(missing, id)
 			}
@@ -861,7 +896,7 @@ func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Deliv
 		s.log.Warn("a storm message reported reaching nobody is not in some of its incidents' timelines (not recorded yet, or lost): it counts as gone out for them, and their levels keep their timeouts",
 			"bundle", bundle, "user", d.User, "channel", d.Channel, "incidents", len(missing), "first", missing[0])
 	}
-	return steps
+	return steps, applied, len(b.Incidents) > 0 && len(applied) == len(b.Incidents)
 }
 
 // bundlePageStep finds in tl the incident's page in the storm message
@@ -869,9 +904,7 @@ func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Deliv
 // when the message was reported reaching nobody already (the report
 // again), as pageStep does.
 func bundlePageStep(tl []store.Entry, bundle string, d notify.Delivery) (step string, found bool) {
-	if slices.ContainsFunc(tl, func(e store.Entry) bool {
-		return e.Type == DeliveryFailed && e.Unreached && e.Bundle == bundle && e.User == d.User && e.Channel == d.Channel
-	}) {
+	if slices.ContainsFunc(tl, func(e store.Entry) bool { return bundleReport(e, bundle, d) }) {
 		return "", true
 	}
 	for _, e := range slices.Backward(tl) {

@@ -189,6 +189,15 @@ type Daemon struct {
 	arrivals *arrivals
 }
 
+// newerConfig names a live replica that runs a config taken into use
+// later than this one's, as the replica registry says (the dispatcher,
+// shift notices, heartbeats and the intake's unknown keys leave their
+// work to it).
+func (d *Daemon) newerConfig(ctx context.Context) (string, bool) {
+	e, ok := d.replicas.Newer(ctx)
+	return e.Replica, ok
+}
+
 // now is the daemon's clock when Options.Now is unset: the shared clock
 // (Redis's on Redis, the host's otherwise), Options.Wall until the store
 // is open.
@@ -380,10 +389,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}
 	// Shift notices: a job per schedule, done by the dispatcher.
 	d.notices = notices.New(notices.Options{Store: d.store, Config: pagingConfig, Fresh: d.overrides.RefreshSchedule, Notifiers: d.notifiers, Slack: tr.slack,
-		Now: o.Now, Logger: d.log, Registry: reg, NewerConfig: func(ctx context.Context) (string, bool) {
-			e, ok := d.replicas.Newer(ctx)
-			return e.Replica, ok
-		}})
+		Now: o.Now, Logger: d.log, Registry: reg, NewerConfig: d.newerConfig})
 	d.cfg.OnLoad(d.notices.InitMetrics)
 
 	// The store jobs: retention, and handoff documents when something
@@ -423,10 +429,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 			return d.windows.Covering(ctx, inc, at) // made below, before the dispatcher runs
 		},
 		WindowsInForce: func(ctx context.Context, t time.Time, service string) bool { return d.windows.InForce(ctx, t, service) },
-		NewerConfig: func(ctx context.Context) (string, bool) {
-			e, ok := d.replicas.Newer(ctx)
-			return e.Replica, ok
-		}}
+		NewerConfig:    d.newerConfig}
 	slackPosts := newSlackChannelPosts(reg)
 	if tr.slack != nil {
 		so := &slackOutbox{client: tr.slack, store: d.store, config: pagingConfig, now: o.Now, log: d.log, posts: slackPosts}
@@ -498,10 +501,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 
 	// Heartbeats and maintenance windows, whose jobs the dispatchers do.
 	d.heartbeats = heartbeat.New(heartbeat.Options{Store: d.store, Config: pagingConfig, InUse: &d.cfg.inUse, Incidents: d.incidents, Logger: d.log,
-		Registry: reg, Now: o.Now, Lease: time.Duration(cfg.Server.Lease), NewerConfig: func(ctx context.Context) (string, bool) {
-			e, ok := d.replicas.Newer(ctx)
-			return e.Replica, ok
-		}})
+		Registry: reg, Now: o.Now, Lease: time.Duration(cfg.Server.Lease), NewerConfig: d.newerConfig})
 	d.cfg.OnLoad(d.heartbeats.InitMetrics)
 	d.cfg.OnLoad(d.heartbeats.Loaded)
 	// Pings could not be stored while the store was down: an expiry that
@@ -566,10 +566,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Arrival: arrival, TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
 		MaxInflight: maxInflight(cfg, st), MaxQueue: cfg.Server.Admission.MaxQueue, QueueTimeout: time.Duration(cfg.Server.Admission.QueueTimeout),
 		DispatchBehind: d.disp.Behind, BrakeBehind: time.Duration(cfg.Server.Admission.BrakeBehind),
-		NewerConfig: func(ctx context.Context) (string, bool) {
-			e, ok := d.replicas.Newer(ctx)
-			return e.Replica, ok
-		}})
+		NewerConfig: d.newerConfig})
 	d.cfg.OnLoad(d.server.configLoaded)
 
 	d.listener = o.Listener

@@ -1077,6 +1077,13 @@ func (s *Service) ActByID(ctx context.Context, svc *policy.Service, id, source s
 // openIncident reads the service's open incident that ref names, a dedup
 // key (byDedup) or an id; nil, counted as ignored, when it names none.
 func (s *Service) openIncident(ctx context.Context, svc *policy.Service, ref string, byDedup bool, source string) (*store.Incident, error) {
+	return s.serviceIncident(ctx, svc, ref, byDedup, source, true)
+}
+
+// serviceIncident reads the service's incident that ref names, a dedup key
+// (byDedup: its latest) or an id, open only when open is set; nil, counted
+// as ignored, when it names none.
+func (s *Service) serviceIncident(ctx context.Context, svc *policy.Service, ref string, byDedup bool, source string, open bool) (*store.Incident, error) {
 	var inc *store.Incident
 	var err error
 	if byDedup {
@@ -1084,7 +1091,7 @@ func (s *Service) openIncident(ctx context.Context, svc *policy.Service, ref str
 	} else {
 		inc, err = s.o.Store.Get(ctx, ref)
 	}
-	if isNotFound(err) || (err == nil && (inc.Service != svc.Name || !inc.Open())) {
+	if isNotFound(err) || (err == nil && (inc.Service != svc.Name || open && !inc.Open())) {
 		s.m.alerts.WithLabelValues(source, svc.Name, "ignored").Inc()
 		return nil, nil
 	}
@@ -1148,18 +1155,8 @@ func (s *Service) EditOpen(ctx context.Context, svc *policy.Service, ref string,
 // service's (nothing is written, counted as ignored): Opsgenie's add note,
 // which takes closed alerts too. It changes no state and pages nobody.
 func (s *Service) NoteOn(ctx context.Context, svc *policy.Service, ref string, byDedup bool, source string, e store.Entry) (string, error) {
-	var inc *store.Incident
-	var err error
-	if byDedup {
-		inc, err = s.o.Store.FindByDedup(ctx, svc.Name, ref)
-	} else {
-		inc, err = s.o.Store.Get(ctx, ref)
-	}
-	if isNotFound(err) || (err == nil && inc.Service != svc.Name) {
-		s.m.alerts.WithLabelValues(source, svc.Name, "ignored").Inc()
-		return "", nil
-	}
-	if err != nil {
+	inc, err := s.serviceIncident(ctx, svc, ref, byDedup, source, false)
+	if inc == nil {
 		return "", err
 	}
 	if err := s.Note(ctx, inc.ID, e); err != nil {

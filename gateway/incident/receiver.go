@@ -755,9 +755,14 @@ func (s *Service) recordedBefore(ctx context.Context, id string, d notify.Delive
 // brought forward twice pages the person twice, one not brought forward
 // comes at its own time.
 func (s *Service) reportApplied(ctx context.Context, id, bundle string, d notify.Delivery) bool {
+	cannotSay := func(err error) bool {
+		s.log.Warn("a delivery report that came again could not be checked against the first (the store refused the read): taken as applied, so it brings no step forward; the person's next step comes at its own time",
+			"incident", id, "user", d.User, "channel", d.Channel, "err", err)
+		return true
+	}
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
-		return true
+		return cannotSay(err)
 	}
 	var first time.Time
 	for _, e := range tl {
@@ -777,7 +782,7 @@ func (s *Service) reportApplied(ctx context.Context, id, bundle string, d notify
 	}
 	inc, err := s.o.Store.Get(ctx, id)
 	if err != nil {
-		return true
+		return cannotSay(err)
 	}
 	now := s.clock()
 	return slices.ContainsFunc(inc.State.Pending, func(p policy.Deadline) bool {

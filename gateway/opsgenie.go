@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -62,11 +61,7 @@ type opsgenie struct {
 }
 
 func (s *Server) opsgenieRequest(c echo.Context) *opsgenie {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	id := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	id := plainRequestID()
 	c.Response().Header().Set(echo.HeaderXRequestID, id)
 	return &opsgenie{c: c, start: time.Now(), id: id}
 }

@@ -100,6 +100,18 @@ func (p *ogPayload) uuid() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
+// plainRequestID is a random version 4 UUID whose first 3 bits are not
+// ogTag: the request id of a request that did nothing (refused), which
+// the request status must not read as one that did. A random id had ogTag
+// there one time in eight, and about one in twenty was answered 200 with
+// an action no request did.
+func plainRequestID() string {
+	p := &ogPayload{}
+	_, _ = rand.Read(p.u[:])
+	p.u[0] &= 0x1f
+	return p.uuid()
+}
+
 // ogRequestID is the request id of a request that did action: to the
 // incident id (found), or to nothing (id "": the identifier named no open
 // alert), at now. An incident id NewID did not make gets a plain random id.
@@ -138,8 +150,18 @@ type ogRequest struct {
 	processed time.Time
 }
 
-// parseOgRequestID reads a request id ogRequestID made.
-func parseOgRequestID(s string) (ogRequest, bool) {
+// ogEarliest is before the first request any pagerd answered: a request id
+// that says it was done earlier was not made by ogRequestID.
+var ogEarliest = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// parseOgRequestID reads a request id ogRequestID made, at now. An id
+// made elsewhere (a client's own, another tool's) can carry ogTag by
+// chance; one that says it was done before ogEarliest or after now (a
+// minute's leeway for replicas' clocks) was not made here, which leaves
+// about one random id in a million read as a request that found nothing,
+// and an id read as one that found an incident is trusted only once the
+// incident is found (opsgenieRequestStatus).
+func parseOgRequestID(s string, now time.Time) (ogRequest, bool) {
 	var r ogRequest
 	raw, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
 	if err != nil || len(raw) != 16 || len(s) != 36 {
@@ -156,9 +178,12 @@ func parseOgRequestID(s string) (ogRequest, bool) {
 	}
 	r.found = p.get(1) == 1
 	shard := int(p.get(5))
+	plausible := func() bool {
+		return !r.processed.Before(ogEarliest) && !r.processed.After(now.Add(time.Minute))
+	}
 	if !r.found {
 		r.processed = time.UnixMilli(int64(p.get(48))).UTC()
-		return r, shard == 0
+		return r, shard == 0 && plausible()
 	}
 	var b [10]byte
 	binary.BigEndian.PutUint64(b[:8], p.get(64))
@@ -169,7 +194,7 @@ func parseOgRequestID(s string) (ogRequest, bool) {
 		return r, false
 	}
 	r.processed = time.UnixMilli(created).Add(time.Duration(p.get(24)) * time.Second).UTC()
-	return r, true
+	return r, plausible()
 }
 
 // done answers 202 for a request that did action to the incident id (""
@@ -207,7 +232,7 @@ func (s *Server) opsgenieRequestStatus(c echo.Context) error {
 	unknown := func() error {
 		return o.refuse(http.StatusNotFound, "Request does not exist: pagerd knows the request ids it answered 202 with, to the same key", nil)
 	}
-	r, ok := parseOgRequestID(c.Param("requestId"))
+	r, ok := parseOgRequestID(c.Param("requestId"), s.now())
 	if !ok {
 		return unknown()
 	}
@@ -220,7 +245,9 @@ func (s *Server) opsgenieRequestStatus(c echo.Context) error {
 		inc, err := s.o.Incidents.Get(ctx, r.incident)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			// Gone (retention): its id is still the one it had.
+			// Gone (retention), or an id made elsewhere that reads as
+			// one of pagerd's: not known, so not claimed.
+			return unknown()
 		case err != nil:
 			return o.stored(err, "asking again changes nothing.")
 		case inc.Service != svc.Name:

@@ -363,8 +363,9 @@ func decodeEventJSON(data []byte, v any) string {
 // with or without fractional seconds), PagerDuty's own documented example
 // "2015-07-17T08:42:58.315+0000", an hour-only offset ("+01"), a space
 // instead of "T", minutes precision, and a bare date. A time without a zone
-// is taken as UTC. The handler uses it to record when the sender says the
-// problem began.
+// is taken as UTC. Only DecodeEvent reads it, to refuse what PagerDuty
+// refuses: an incident's times are pagerd's (when it received the event),
+// never the sender's clock.
 func ParseTimestamp(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > 10 && (s[10] == ' ' || s[10] == 't') {

@@ -941,6 +941,33 @@ func (s *Server) submit(ctx context.Context, cfg *policy.Config, a incident.Aler
 	return id, nil
 }
 
+// changeEnqueuePath is PagerDuty's change events endpoint.
+const changeEnqueuePath = "/v2/change/enqueue"
+
+// changeEnqueue answers PagerDuty's change events (a deploy, a config
+// push: they page nobody in PagerDuty either) with a 404 that says so,
+// in the Events API's error shape and, beside it, the REST API's "error"
+// object, which go-pagerduty's client puts in its error: a team that
+// points its PagerDuty events URL at pagerd sees, in its deploy tool's
+// log, why the change was not taken and that nothing was stored, rather
+// than a bare "Not Found" (the clients do not retry a 4xx). pagerd keeps
+// no change events yet.
+func (s *Server) changeEnqueue(c echo.Context) error {
+	msg := "pagerd does not take PagerDuty change events (" + changeEnqueuePath + "): nothing was stored and nobody is paged; alert events go to /v2/enqueue"
+	c.Set(ctxRejected, msg)
+	type restError struct {
+		Message string   `json:"message"`
+		Errors  []string `json:"errors"`
+	}
+	return c.JSON(http.StatusNotFound, struct {
+		ingest.EventResponse
+		Error restError `json:"error"`
+	}{
+		ingest.EventResponse{Status: "unsupported", Message: "Change events are not supported", Errors: []string{msg}},
+		restError{"Change events are not supported", []string{msg}},
+	})
+}
+
 // enqueue is PagerDuty's Events API v2, answering with PagerDuty's own bodies
 // and status codes so any PagerDuty client, and Alertmanager's
 // pagerduty_configs, can point here unchanged.

@@ -205,6 +205,7 @@ func NewServer(o ServerOptions) *Server {
 	e.POST("/api/v1/alertmanager", s.alertmanager, bodyLimit(alertmanagerStreamLimit))
 	e.POST("/api/v1/alertmanager/:key", s.alertmanager, bodyLimit(alertmanagerStreamLimit))
 	e.POST("/v2/enqueue", s.enqueue)
+	e.POST(changeEnqueuePath, s.changeEnqueue)
 	e.POST(pagerduty.WebhookPath, handle(o.PagerDuty.ServeWebhook), deadline, bodyLimit(webhookBodyLimit))
 	e.POST(twilio.StatusPath, handle(o.Twilio.Status), deadline, bodyLimit(callbackBodyLimit))
 	e.POST(twilio.SMSPath, handle(o.Twilio.SMS), deadline, bodyLimit(callbackBodyLimit))
@@ -599,7 +600,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 // ingestionRoutes are where alerts arrive: a refused alert is a page that
 // will not happen, so it is logged at warn (logRejected).
 var ingestionRoutes = map[string]bool{
-	"/api/v1/alertmanager": true, "/api/v1/alertmanager/:key": true, "/v2/enqueue": true,
+	"/api/v1/alertmanager": true, "/api/v1/alertmanager/:key": true, "/v2/enqueue": true, changeEnqueuePath: true,
 	opsgenieAlertsPath: true, opsgenieActionPath: true, opsgeniePingPath: true, heartbeatPingPath: true,
 }
 

@@ -117,5 +117,8 @@ func TestHeartbeatMissedInARolloutOnlyOldReplicasLeft(t *testing.T) {
 		}
 		runRollout(t, 2*time.Minute, 2*time.Minute, publishBoth, a)
 		a.wantPagedOnce("a lease after the expiry, the newer replica taking nothing", "Heartbeat watchdog missed")
+		if n := metric(t, a.reg, "pagerd_heartbeat_misses_held_total", "service", "api", "heartbeat", "watchdog", "reason", "newer_config"); n != 1 {
+			t.Errorf("pagerd_heartbeat_misses_held_total{reason=newer_config} %v, want 1: left once, however often it came due again", n)
+		}
 	})
 }

@@ -38,6 +38,9 @@ func TestHeartbeatPingHeldUpByAStallIsNotMissed(t *testing.T) {
 			if incs := h.list(""); len(incs) != 0 || h.pushes() != 0 {
 				t.Fatalf("a heartbeat pinged on time, its ping held up by a stall, was paged: %+v", incs)
 			}
+			if n := metric(t, h.reg, "pagerd_heartbeat_misses_held_total", "service", "api", "heartbeat", "watchdog", "reason", "stall"); n != 1 {
+				t.Errorf("pagerd_heartbeat_misses_held_total{reason=stall} %v, want 1 (the stall was seen only in the log)", n)
+			}
 		})
 	}
 }

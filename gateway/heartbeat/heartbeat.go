@@ -253,6 +253,10 @@ type Monitor struct {
 	log    *slog.Logger
 	pings  *prometheus.CounterVec
 	misses *prometheus.CounterVec
+	// held counts the misses this replica held back (afterStall) or left
+	// to a newer config (leaveToNewer): without it, a stall or a rollout
+	// that delayed a miss was seen only in the log.
+	held *prometheus.CounterVec
 
 	mu     sync.Mutex
 	inited map[string]bool
@@ -291,8 +295,11 @@ func New(o Options) *Monitor {
 		misses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_heartbeat_misses_total",
 			Help: "Heartbeats that expired without a ping (each raised or repeated the heartbeat's incident), by service and heartbeat."},
 			[]string{"service", "heartbeat"}),
+		held: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagerd_heartbeat_misses_held_total",
+			Help: "Heartbeat expiries due that this replica did not page yet, by service, heartbeat and why: stall (it did not run for a while, and waits StallGrace for pings that waited meanwhile) or newer_config (a live replica runs a newer config, left to it for a lease at most)."},
+			[]string{"service", "heartbeat", "reason"}),
 	}
-	o.Registry.MustRegister(m.pings, m.misses)
+	o.Registry.MustRegister(m.pings, m.misses, m.held)
 	// The first arming is the daemon's Arm at start: a re-arm racing it
 	// would call the jobs it adds lost ("its data lost?").
 	m.nextRearm = o.Now().Add(RearmEvery)
@@ -310,6 +317,8 @@ func (m *Monitor) InitMetrics(cfg *policy.Config) {
 				m.inited[k] = true
 				m.pings.WithLabelValues(svc.Name, hb.Name)
 				m.misses.WithLabelValues(svc.Name, hb.Name)
+				m.held.WithLabelValues(svc.Name, hb.Name, "stall")
+				m.held.WithLabelValues(svc.Name, hb.Name, "newer_config")
 			}
 		}
 	}
@@ -480,6 +489,7 @@ func (m *Monitor) leaveToNewer(ctx context.Context, j *store.Job, left, now time
 		left = now
 		m.log.Info("heartbeat missed by this replica's config, which a live replica's newer config replaces: left to that replica (a rollout under way)",
 			"service", d.Service, "heartbeat", d.Name, "newer_replica", replica)
+		m.held.WithLabelValues(d.Service, d.Name, "newer_config").Inc()
 	}
 	d.Left = left
 	data, _ := json.Marshal(d)
@@ -591,6 +601,7 @@ func (m *Monitor) afterStall(j *store.Job, now time.Time) (*store.Job, bool) {
 	_ = json.Unmarshal(j.Data, &d)
 	m.log.Info("heartbeat expiry came due while this replica did not run: missed only if no ping is taken by then",
 		"service", d.Service, "heartbeat", d.Name, "was_due", j.Due, "until", end.Add(StallGrace))
+	m.held.WithLabelValues(d.Service, d.Name, "stall").Inc()
 	return &store.Job{Due: end.Add(StallGrace), Data: j.Data}, true
 }
 

@@ -47,13 +47,23 @@ func TestWriteErrorSaysWhetherItStored(t *testing.T) {
 		return rdb
 	}
 	// warm loads the scripts, as Open does (a stalled EVALSHA of a script
-	// Redis does not have would run as NOSCRIPT), and so makes the
-	// client's connection before a stall: the script itself is what is
-	// written to the stalled server, not the handshake.
-	warm := func(t *testing.T, rdb *redis.Client) {
-		if err := redisstore.New(rdb, "fault").LoadScripts(context.Background()); err != nil {
+	// Redis does not have would run as NOSCRIPT), and makes the client's
+	// connection before a stall: the script itself is what is written to
+	// the stalled server, not the handshake. The scripts are loaded by a
+	// client without rdb's 50 ms read timeout, which loading them took
+	// longer than on a loaded box (CI failed so); rdb's connection is
+	// made by a PING, tried again until one gets its answer in time.
+	warm := func(t *testing.T, srv *redistest.Server, rdb *redis.Client) {
+		if err := redisstore.New(srv.Client(t), "fault").LoadScripts(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		var err error
+		for range 100 {
+			if err = rdb.Ping(context.Background()).Err(); err == nil {
+				return
+			}
+		}
+		t.Fatalf("no PING answered within the client's read timeout in 100 tries: %v", err)
 	}
 	do := func(t *testing.T, rdb *redis.Client, args ...any) {
 		t.Helper()
@@ -242,7 +252,7 @@ func TestWriteErrorSaysWhetherItStored(t *testing.T) {
 				// One try: go-redis retries a read timeout on a new
 				// connection, whose handshake would time out instead.
 				rdb := client(t, srv.Addr, func(o *redis.Options) { o.ReadTimeout, o.MaxRetries = 50*time.Millisecond, -1 })
-				warm(t, rdb)
+				warm(t, srv, rdb)
 				srv.Pause(t)
 				return fault{rdb: rdb, ctx: context.Background(), lift: func() { srv.Resume(t) }}
 			},
@@ -252,7 +262,7 @@ func TestWriteErrorSaysWhetherItStored(t *testing.T) {
 			name: "stalled past the request's deadline",
 			make: func(t *testing.T, srv *redistest.Server) fault {
 				rdb := client(t, srv.Addr, nil)
-				warm(t, rdb)
+				warm(t, srv, rdb)
 				srv.Pause(t)
 				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 				t.Cleanup(cancel)

@@ -679,7 +679,10 @@ func TestPausedReplicaNobodyTookOverPagesWhenItResumes(t *testing.T) {
 					t.Errorf("the push is not in the timeline: %+v", h.incident(id).Timeline)
 				}
 				if got := metric(t, aReg, "pagerd_dispatch_errors_total", "reason", "lease_ran_out"); got != 0 {
-					t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v, want 0", got)
+					// Once in CI on a box loaded by a soak beside it; the
+					// log says which path left the claim (a keep the
+					// store did not answer within 5 s?).
+					t.Errorf("pagerd_dispatch_errors_total{reason=lease_ran_out} = %v, want 0; the log:\n%s", got, h.logs.String())
 				}
 				// Nothing is left due before the SMS at 2m: the claim was
 				// written, not left to run out.

@@ -953,8 +953,9 @@ const changeEnqueuePath = "/v2/change/enqueue"
 // than a bare "Not Found" (the clients do not retry a 4xx). pagerd keeps
 // no change events yet.
 func (s *Server) changeEnqueue(c echo.Context) error {
+	// Not an ingestion route: a change is no page, and a refused one
+	// must not fire PagerdAlertsRefused at every deploy.
 	msg := "pagerd does not take PagerDuty change events (" + changeEnqueuePath + "): nothing was stored and nobody is paged; alert events go to /v2/enqueue"
-	c.Set(ctxRejected, msg)
 	type restError struct {
 		Message string   `json:"message"`
 		Errors  []string `json:"errors"`

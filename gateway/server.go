@@ -600,7 +600,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 // ingestionRoutes are where alerts arrive: a refused alert is a page that
 // will not happen, so it is logged at warn (logRejected).
 var ingestionRoutes = map[string]bool{
-	"/api/v1/alertmanager": true, "/api/v1/alertmanager/:key": true, "/v2/enqueue": true, changeEnqueuePath: true,
+	"/api/v1/alertmanager": true, "/api/v1/alertmanager/:key": true, "/v2/enqueue": true,
 	opsgenieAlertsPath: true, opsgenieActionPath: true, opsgeniePingPath: true, heartbeatPingPath: true,
 }
 

@@ -1390,7 +1390,7 @@ func TestStormSMSReplyWithAnIncidentsCodeActsOnThatIncident(t *testing.T) {
 func TestStormSMSReplyCodeSharedActsOnNeither(t *testing.T) {
 	fake := providertest.NewTwilio(t)
 	cfgText := annSMSByTwilio(stormConfig, fake.URL, false)
-	h := newHarness(t, withStore(sameCodeIDs{boltStore(t)}), withConfig(cfgText), realTransport("twilio"))
+	h := newHarness(t, withStore(sameCodeIDs{boltStore(t), new(atomic.Int32)}), withConfig(cfgText), realTransport("twilio"))
 	ids := storm(h, 5, "s")
 	h.runUntil(fixedNow.Add(2*time.Minute + 10*time.Second))
 	if len(fake.Messages()) != 4 {

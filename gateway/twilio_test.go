@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -420,11 +421,18 @@ func TestKeypressWhileTheStoreRefusesAsksAgain(t *testing.T) {
 
 // sameCodeIDs is a store whose new incidents all end in the same four
 // characters, so they share a reply code: the one-in-a-million collision
-// of two open incidents paged to the same number, made certain.
-type sameCodeIDs struct{ store.Store }
+// of two open incidents paged to the same number, made certain. The two
+// characters before those differ from one incident to the next: random
+// too, with the time's before them alike for incidents made in one
+// millisecond, the last 8 characters of two such ids were alike one time
+// in 4096, and more of the id could not tell them apart.
+type sameCodeIDs struct {
+	store.Store
+	n *atomic.Int32
+}
 
 func (s sameCodeIDs) Trigger(ctx context.Context, inc *store.Incident, tl []store.Entry) (string, store.Outcome, error) {
-	inc.ID = inc.ID[:len(inc.ID)-4] + "zz12"
+	inc.ID = fmt.Sprintf("%s%02dzz12", inc.ID[:len(inc.ID)-6], s.n.Add(1)%100)
 	inc.State.ID = inc.ID
 	return s.Store.Trigger(ctx, inc, tl)
 }
@@ -437,7 +445,7 @@ func (s sameCodeIDs) Trigger(ctx context.Context, inc *store.Incident, tl []stor
 // on neither and asks for more of the id, which then picks one.
 func TestSMSReplyCodeSharedByTwoIncidentsActsOnNeither(t *testing.T) {
 	fake := providertest.NewTwilio(t)
-	h := newHarness(t, withStore(sameCodeIDs{boltStore(t)}), withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
+	h := newHarness(t, withStore(sameCodeIDs{boltStore(t), new(atomic.Int32)}), withConfig(twilioAt(fake, twilioConfig)), realTransport("twilio"))
 	first := fire(h)
 	r := h.do("POST", "/api/v1/alertmanager", amPayload("firing", "second", map[string]string{"alertname": "B", "severity": "critical"}),
 		"Authorization", "Bearer "+amKey)

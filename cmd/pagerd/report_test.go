@@ -259,7 +259,10 @@ func TestReportAndHandoffOnRealHistory(t *testing.T) {
 	if code != 0 || out != "week,user,name,billable_minutes,billable_hours,comp_days,incidents,on_call_minutes,on_call_hours,weekend_minutes,weekend_hours,after_hours_minutes,after_hours_hours\n" {
 		t.Errorf("payroll without a compensation policy: exit %d %q", code, out)
 	}
-	out, errOut, code = pagerdCmd(t, nil, "handoff", "--config", teamConfig, "--data-dir", dataDir, "-o", "json")
+	// At the same time as above: the handoff nearest a later now is the
+	// next one when now passed Thursday noon (UTC) meanwhile, which bob's
+	// override does not cover.
+	out, errOut, code = pagerdCmd(t, nil, "handoff", "--config", teamConfig, "--data-dir", dataDir, "--at", at, "-o", "json")
 	var doc report.HandoffDoc
 	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.Open) != 1 || doc.Open[0].ID != open || doc.Schedule != "team" ||
 		len(doc.Outgoing) == 0 || doc.Outgoing[0].User != "bob" || doc.Incoming[0].User != "bob" {

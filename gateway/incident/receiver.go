@@ -469,10 +469,10 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 					return &store.Incident{ID: id}, nil, nil
 				}
 				ev.Step = steps[id]
-				return s.applyReport(ctx, id, ev)
+				return s.applyReport(ctx, id, target, d, ev)
 			})
 		} else {
-			_, _, err = s.applyReport(ctx, target, ev)
+			_, _, err = s.applyReport(ctx, target, "", d, ev)
 		}
 		// The report is in the timeline: a 503 must not say nothing was
 		// stored.
@@ -530,20 +530,31 @@ func (s *Service) noteOnce(ctx context.Context, target string, e store.Entry) er
 // brought a second step forward in them. A write that may have been
 // stored (store.ErrOutcomeUnknown) is tried again only on the incident as
 // that write read it (its version): stored, it changed the version, and
-// applied again the event would bring a second step forward too.
-func (s *Service) applyReport(ctx context.Context, id string, ev policy.Event) (inc *store.Incident, acts []policy.Action, err error) {
+// applied again the event would bring a second step forward too. d is the
+// report, whose page is the incident's in the storm message bundle, or
+// with none, one sent on its own: a report that it reached nobody is not
+// applied where another copy of it was, as the write reads the incident
+// (appliedByAnother).
+func (s *Service) applyReport(ctx context.Context, id, bundle string, d notify.Delivery, ev policy.Event) (inc *store.Incident, acts []policy.Action, err error) {
 	var based int64  // the version the last try's write was made on
 	var unsure error // a try's write that may have been stored
 	changed := false // the incident changed since that write's read: not tried again
-	sameVersion := func(inc *store.Incident) ([]store.Entry, bool, error) {
+	g := func(inc *store.Incident) ([]store.Entry, bool, error) {
 		if changed = unsure != nil && inc.Version != based; changed {
 			return nil, false, nil
 		}
 		based = inc.Version
-		return nil, true, nil
+		if !d.Unreached {
+			return nil, true, nil
+		}
+		// Checked on the incident as written: another copy of the
+		// report, at the same instant, may have applied it since
+		// Delivered looked (appliedByAnother).
+		applied, err := s.appliedByAnother(ctx, inc, bundle, d)
+		return nil, !applied, err
 	}
 	for wait := deliveredRetry; ; wait *= 3 {
-		inc, acts, err = s.applyGuarded(ctx, id, nil, ev, nil, sameVersion)
+		inc, acts, err = s.applyGuarded(ctx, id, nil, ev, nil, g)
 		if errors.Is(err, store.ErrOutcomeUnknown) {
 			unsure = err
 		}
@@ -764,30 +775,80 @@ func (s *Service) reportApplied(ctx context.Context, id, bundle string, d notify
 	if err != nil {
 		return cannotSay(err)
 	}
-	var first time.Time
-	for _, e := range tl {
-		unreached := bundleReport(e, bundle, d)
-		if bundle == "" {
-			_, unreached = ownPageEntry(e, d.User, d.Channel, d.Ref)
-		}
-		if unreached && first.IsZero() {
-			first = e.At
-		}
-		if !first.IsZero() && (e.Type == "notify" || e.Type == "notify_failed") && e.User == d.User && e.Channel != d.Channel && !e.At.Before(first) {
-			return true
-		}
-	}
-	if first.IsZero() {
-		return false
+	first, _, paged := firstReport(tl, bundle, d)
+	if first.IsZero() || paged {
+		return paged
 	}
 	inc, err := s.o.Store.Get(ctx, id)
 	if err != nil {
 		return cannotSay(err)
 	}
-	now := s.clock()
+	return broughtForward(inc, d, first, s.clock())
+}
+
+// firstReport is when the first report in tl, an incident's timeline,
+// that d's page reached nobody was noted (zero: none), how many such
+// reports tl holds, and whether a page of the person's on another channel
+// was recorded since that first one (the step it brought forward went out
+// already). The page is the incident's in the storm message bundle, or
+// with none, one sent on its own (reportApplied).
+func firstReport(tl []store.Entry, bundle string, d notify.Delivery) (first time.Time, reports int, paged bool) {
+	for _, e := range tl {
+		unreached := bundleReport(e, bundle, d)
+		if bundle == "" {
+			_, unreached = ownPageEntry(e, d.User, d.Channel, d.Ref)
+		}
+		if unreached {
+			if reports++; first.IsZero() {
+				first = e.At
+			}
+		}
+		if !first.IsZero() && (e.Type == "notify" || e.Type == "notify_failed") && e.User == d.User && e.Channel != d.Channel && !e.At.Before(first) {
+			paged = true
+		}
+	}
+	return first, reports, paged
+}
+
+// broughtForward reports whether inc holds a step of d's person on
+// another channel brought forward since first (a report that d's page
+// reached nobody, noted then): due by now and not sent yet.
+func broughtForward(inc *store.Incident, d notify.Delivery, first, now time.Time) bool {
 	return slices.ContainsFunc(inc.State.Pending, func(p policy.Deadline) bool {
 		return p.Kind == policy.DeadlineNotify && p.User == d.User && p.Channel != d.Channel && !p.At.Before(first) && !p.At.After(now)
 	})
+}
+
+// appliedByAnother reports whether another copy of d's report, a report
+// that its page reached nobody, brought the person's next step forward in
+// inc already, as inc is read for the write that would apply this one
+// (applyReport's guard, again after every conflict). Two copies of one
+// report that come at the same instant (Twilio's callback twice, to two
+// replicas) each read the timeline before the other noted or applied
+// anything (reportedStep, reportApplied), and both applied: the person's
+// next step came forward, and the step after it too (two calls seconds
+// apart, none at the step after's time). Each copy is noted before it is
+// applied, and a copy's write brings the step forward on the version it
+// read, so the one whose write comes second conflicts, reads the incident
+// again, and finds here, in the timeline read after it, both reports and
+// the step the first brought forward. A timeline with this report alone
+// says no without looking further: the first copy applies, whatever the
+// person's other steps. bundle is the storm message the page was in, ""
+// for a page sent on its own (named by its SID, d.Ref: without one, none
+// is told from another report of the person's, and it says no).
+func (s *Service) appliedByAnother(ctx context.Context, inc *store.Incident, bundle string, d notify.Delivery) (bool, error) {
+	if bundle == "" && d.Ref == "" {
+		return false, nil
+	}
+	tl, err := s.o.Store.Timeline(ctx, inc.ID)
+	if err != nil {
+		return false, err
+	}
+	first, reports, paged := firstReport(tl, bundle, d)
+	if reports < 2 {
+		return false, nil
+	}
+	return paged || broughtForward(inc, d, first, s.clock()), nil
 }
 
 // reportsOf counts the reports in tl that d's page, a page sent on its own,

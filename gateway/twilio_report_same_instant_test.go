@@ -193,3 +193,61 @@ func TestStormSMSReportedUndeliveredTwiceAtTheSameInstantBringsOneStepForward(t 
 		})
 	}
 }
+
+// TestStormSMSReportAgainTwiceAtTheSameInstantAppliesOnceWhereTheStoreRefusedTheFirst:
+// the storm SMS's undelivered report brought Ann's call forward in one
+// incident it carried, and the store refused the write in the other
+// (answered 503, as in TestStormSMSReportAgainAppliesWhereTheStoreRefusedTheFirst).
+// Then the report comes again, twice at the same instant. Each copy
+// found the first's report in the refused incident, not applied there,
+// and noted nothing more in it (once in each timeline): neither copy's
+// own report was there for the other's write to find, and both brought
+// the call forward there, and the call after it. One call there, at the
+// copies' time, the next at 10m; nothing more in the other; both stores.
+func TestStormSMSReportAgainTwiceAtTheSameInstantAppliesOnceWhereTheStoreRefusedTheFirst(t *testing.T) {
+	undelivered := url.Values{"MessageSid": {providertest.MessageSID(3)}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {twSID}}
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			fake := providertest.NewTwilio(t)
+			held := &firstUpdateHeld{Store: mk(t), limit: 10 * time.Second}
+			st := &refusingUpdatesOf{Store: held}
+			h := newHarness(t, withStore(st), withConfig(stormReportAgainConfig(fake)), realTransport("twilio"))
+			storm(h, 5, "u")
+			h.runUntil(fixedNow.Add(30 * time.Second))
+			msgs := fake.Messages()
+			if len(msgs) != 4 {
+				t.Fatalf("Twilio got %d messages, want 3 on their own and one storm message", len(msgs))
+			}
+			cb, _ := url.Parse(msgs[3].Get("StatusCallback"))
+			b, err := h.store.GetBundle(context.Background(), cb.Query().Get("incident"))
+			if err != nil || len(b.Incidents) != 2 {
+				t.Fatalf("the storm message's bundle: %+v %v", b, err)
+			}
+			took, refused := b.Incidents[0], b.Incidents[1]
+			h.clock.Set(fixedNow.Add(40 * time.Second))
+			st.set(refused)
+			code, body := fake.Callback(t, msgs[3].Get("StatusCallback"), undelivered)
+			st.set()
+			if code != 503 {
+				t.Fatalf("report while the store refuses %s: %d %s, want 503", refused, code, body)
+			}
+			h.runUntil(fixedNow.Add(50 * time.Second))
+			h.clock.Set(fixedNow.Add(60 * time.Second))
+			held.arm(refused)
+			reportTwiceAtOnce(t, fake, msgs[3].Get("StatusCallback"), undelivered)
+			held.arm()
+			if held.vain {
+				t.Fatal("a first copy's write was let go with no second write made: the test did not hold what it means to")
+			}
+			h.runUntil(fixedNow.Add(9 * time.Minute))
+			for id, want := range map[string]string{took: "40s", refused: "1m0s"} {
+				if got := callsAt(h, id); got != want {
+					t.Errorf("incident %s: calls at %s, want one at %s (the next at 10m)", id, got, want)
+				}
+				if v := h.incident(id); v.NextStepAt == nil || !v.NextStepAt.Equal(fixedNow.Add(10*time.Minute)) {
+					t.Errorf("incident %s: next step at %v, want 10m", id, v.NextStepAt)
+				}
+			}
+		})
+	}
+}

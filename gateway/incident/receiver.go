@@ -403,6 +403,7 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 	var unmatched bool       // its page not found in its wait (reportedStep)
 	var waited time.Duration // how long that wait was
 	var again bool           // its page (in every incident: its storm message) reported reaching nobody already, and applied
+	var seen bool            // its page reported reaching nobody already, applied or not
 	if d.Failed && d.Unreached && !store.IsBundleID(target) {
 		// It reached nobody: it counts toward a level nobody at which
 		// was reached, as a page refused at once does, by its step.
@@ -413,17 +414,18 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 		ev.Step, unmatched, again, waited = s.reportedStep(ctx, target, d)
 		// Sent again after a 503 (the store refused to bring the step
 		// forward), it must still do what the first could not.
-		again = again && s.reportApplied(ctx, target, "", d)
+		seen, again = again, again && s.reportApplied(ctx, target, "", d)
 	}
 	var steps map[string]string
 	var appliedIn map[string]bool // incidents of the storm message that applied its report already
+	var seenIn map[string]bool    // incidents of the storm message that held its report already, applied or not
 	if d.Failed && d.Unreached && store.IsBundleID(target) {
 		// A storm message that reached nobody: each incident it carried
 		// counts its page in it toward its own level, by the step the
 		// message was sent for in that incident. The same report again
 		// moves nothing in an incident that applied the first, as for
 		// a page sent on its own; again in every one, nothing at all.
-		steps, appliedIn, again = s.bundleSteps(ctx, target, d)
+		steps, appliedIn, seenIn, again = s.bundleSteps(ctx, target, d)
 	}
 	var err error
 	switch {
@@ -469,10 +471,10 @@ func (s *Service) Delivered(ctx context.Context, target string, d notify.Deliver
 					return &store.Incident{ID: id}, nil, nil
 				}
 				ev.Step = steps[id]
-				return s.applyReport(ctx, id, target, d, ev)
+				return s.applyReport(ctx, id, target, d, seenIn[id], ev)
 			})
 		} else {
-			_, _, err = s.applyReport(ctx, target, "", d, ev)
+			_, _, err = s.applyReport(ctx, target, "", d, seen, ev)
 		}
 		// The report is in the timeline: a 503 must not say nothing was
 		// stored.
@@ -534,8 +536,9 @@ func (s *Service) noteOnce(ctx context.Context, target string, e store.Entry) er
 // report, whose page is the incident's in the storm message bundle, or
 // with none, one sent on its own: a report that it reached nobody is not
 // applied where another copy of it was, as the write reads the incident
-// (appliedByAnother).
-func (s *Service) applyReport(ctx context.Context, id, bundle string, d notify.Delivery, ev policy.Event) (inc *store.Incident, acts []policy.Action, err error) {
+// (appliedByAnother; seen: Delivered found a report of the page in the
+// incident's timeline before noting this one).
+func (s *Service) applyReport(ctx context.Context, id, bundle string, d notify.Delivery, seen bool, ev policy.Event) (inc *store.Incident, acts []policy.Action, err error) {
 	var based int64  // the version the last try's write was made on
 	var unsure error // a try's write that may have been stored
 	changed := false // the incident changed since that write's read: not tried again
@@ -550,7 +553,7 @@ func (s *Service) applyReport(ctx context.Context, id, bundle string, d notify.D
 		// Checked on the incident as written: another copy of the
 		// report, at the same instant, may have applied it since
 		// Delivered looked (appliedByAnother).
-		applied, err := s.appliedByAnother(ctx, inc, bundle, d)
+		applied, err := s.appliedByAnother(ctx, inc, bundle, d, seen)
 		return nil, !applied, err
 	}
 	for wait := deliveredRetry; ; wait *= 3 {
@@ -833,10 +836,14 @@ func broughtForward(inc *store.Incident, d notify.Delivery, first, now time.Time
 // again, and finds here, in the timeline read after it, both reports and
 // the step the first brought forward. A timeline with this report alone
 // says no without looking further: the first copy applies, whatever the
-// person's other steps. bundle is the storm message the page was in, ""
+// person's other steps. seen says a report of the page was in the
+// timeline before this one was noted (Delivered found it): this one may
+// not be noted at all (a storm message's report again is noted only where
+// it is not yet, noteOnce), and the one there is another's, so one is
+// enough to look further. bundle is the storm message the page was in, ""
 // for a page sent on its own (named by its SID, d.Ref: without one, none
 // is told from another report of the person's, and it says no).
-func (s *Service) appliedByAnother(ctx context.Context, inc *store.Incident, bundle string, d notify.Delivery) (bool, error) {
+func (s *Service) appliedByAnother(ctx context.Context, inc *store.Incident, bundle string, d notify.Delivery, seen bool) (bool, error) {
 	if bundle == "" && d.Ref == "" {
 		return false, nil
 	}
@@ -845,7 +852,7 @@ func (s *Service) appliedByAnother(ctx context.Context, inc *store.Incident, bun
 		return false, err
 	}
 	first, reports, paged := firstReport(tl, bundle, d)
-	if reports < 2 {
+	if reports < 2 && !(seen && reports == 1) {
 		return false, nil
 	}
 	return paged || broughtForward(inc, d, first, s.clock()), nil
@@ -909,8 +916,10 @@ func bundleReport(e store.Entry, bundle string, d notify.Delivery) bool {
 // applied are the incidents whose timeline holds a report that the
 // message reached nobody already, which brought the person's next step
 // forward (reportApplied): this is the same report again, which moves
-// nothing there (Delivered); every is whether that is all of them.
-func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Delivery) (steps map[string]string, applied map[string]bool, every bool) {
+// nothing there (Delivered); every is whether that is all of them. seen
+// are the incidents whose timeline holds such a report, applied or not
+// (appliedByAnother).
+func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Delivery) (steps map[string]string, applied, seen map[string]bool, every bool) {
 	b, err := s.o.Store.GetBundle(ctx, bundle)
 	if err != nil {
 		if !isNotFound(err) {
@@ -919,10 +928,10 @@ func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Deliv
 			s.log.Warn("a storm message reported reaching nobody could not be read; its incidents' pages in it count as gone out, and their levels keep their timeouts",
 				"bundle", bundle, "user", d.User, "channel", d.Channel, "err", err)
 		}
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	until := time.Now().Add(recordWait)
-	steps, applied = make(map[string]string, len(b.Incidents)), map[string]bool{}
+	steps, applied, seen = make(map[string]string, len(b.Incidents)), map[string]bool{}, map[string]bool{}
 	var mu sync.Mutex
 	var missing []string
 	var wg sync.WaitGroup
@@ -941,9 +950,13 @@ func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Deliv
 			// Sent again after a 503 (the store refused to bring the
 			// step forward here), it must still do what the first
 			// could not.
+			reported := again
 			again = again && s.reportApplied(ctx, id, bundle, d)
 			mu.Lock()
 			defer mu.Unlock()
+			if reported {
+				seen[id] = true
+			}
 			if again {
 				applied[id] = true
 			}
@@ -962,7 +975,7 @@ func (s *Service) bundleSteps(ctx context.Context, bundle string, d notify.Deliv
 		s.log.Warn("a storm message reported reaching nobody is not in some of its incidents' timelines (not recorded yet, or lost): it counts as gone out for them, and their levels keep their timeouts",
 			"bundle", bundle, "user", d.User, "channel", d.Channel, "incidents", len(missing), "first", missing[0])
 	}
-	return steps, applied, len(b.Incidents) > 0 && len(applied) == len(b.Incidents)
+	return steps, applied, seen, len(b.Incidents) > 0 && len(applied) == len(b.Incidents)
 }
 
 // bundlePageStep finds in tl the incident's page in the storm message

@@ -68,7 +68,7 @@ func (unreadableBundles) GetBundle(context.Context, string) (*store.Bundle, erro
 func TestStormReportWhoseBundleCannotBeReadIsLogged(t *testing.T) {
 	var logs bytes.Buffer
 	s := New(Options{Store: unreadableBundles{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if steps, _, _ := s.bundleSteps(context.Background(), "b1", notify.Delivery{User: "ann", Channel: "sms"}); steps != nil {
+	if steps, _, _, _ := s.bundleSteps(context.Background(), "b1", notify.Delivery{User: "ann", Channel: "sms"}); steps != nil {
 		t.Fatalf("steps %v from a bundle that cannot be read", steps)
 	}
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "could not be read") {

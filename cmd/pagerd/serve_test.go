@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/internal/freeport"
 	"github.com/pagerd/pagerd/internal/logtest"
 	"github.com/pagerd/pagerd/internal/redistest"
 )
@@ -76,14 +77,16 @@ type daemon struct {
 	logFile string
 }
 
+// freeAddr is a free loopback address for a daemon the test starts,
+// below the ephemeral range (freeport): a port from ":0", closed and
+// handed over, could be taken meanwhile as a connection's local end.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 type lockedBuffer struct {

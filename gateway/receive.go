@@ -853,6 +853,7 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 		// The group's withheld resolve is in its overflow incident's
 		// timeline.
 		a.WithheldIn = msg.OverflowDedupKey()
+		a.OneAlert = !g.Overflow
 	}
 	id, err := s.submit(ctx, cfg, a, g.Cuts)
 	if err != nil {

@@ -57,6 +57,12 @@ type Alert struct {
 	// fingerprint mode, the group's overflow incident, which holds the
 	// alerts Alertmanager left out.
 	WithheldIn string
+	// OneAlert, in fingerprint mode, says the incident is one alert's,
+	// not the group's overflow incident: what the notification left out
+	// (max_alerts) or pagerd did not read are other alerts, which do not
+	// make it newer than its incident's resolve (superseded,
+	// ingest.AlertNothingNewer).
+	OneAlert bool
 	// Received is when the intake received the alert, on the clock every
 	// replica shares; zero when not known, or when this replica is not on
 	// that clock yet. An alert received before its sender resolved the
@@ -267,7 +273,10 @@ func ReceivedSkew(cfg *policy.Config) time.Duration {
 // notification holding a firing alert the incident did not hold (firing,
 // or resolved since), or one started later (ingest.NothingNewer): it may
 // be a new firing that the other Alertmanager of a cluster sent after the
-// resolve, received first.
+// resolve, received first. An alert's own incident in fingerprint mode
+// (Alert.OneAlert) is judged by its alert alone
+// (ingest.AlertNothingNewer): the alerts its notification left out are
+// other alerts'.
 func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, id string) (string, store.Outcome, error) {
 	var tl []store.Entry
 	err := readThrough(ctx, func() (err error) { tl, err = s.o.Store.Timeline(ctx, id); return err })
@@ -293,7 +302,11 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 		if err != nil {
 			return "", 0, fmt.Errorf("the alert was received before incident %s was resolved, and the incident, which says what it held, could not be read: %w", id, err)
 		}
-		newer = !ingest.NothingNewer(a.Details, inc.Details)
+		if a.OneAlert {
+			newer = !ingest.AlertNothingNewer(a.Details, inc.Details)
+		} else {
+			newer = !ingest.NothingNewer(a.Details, inc.Details)
+		}
 	}
 	// The order is the one pagerd received them in: the resolve's
 	// receipt, not its write, which a replica stalled with it, or a slow

@@ -219,9 +219,29 @@ func recordedName(labels map[string]string, fp string) string {
 // notification (over MaxDetailAlerts, left out by Alertmanager, unread),
 // an alert without a fingerprint, and details of no known shape.
 func NothingNewer(firing, recorded json.RawMessage) bool {
+	return nothingNewer(firing, recorded, false)
+}
+
+// AlertNothingNewer is NothingNewer for an alert's own incident in
+// fingerprint mode (incident_key: fingerprint; not the group's overflow
+// incident), whose details hold that one alert. The alerts its
+// notification left out (max_alerts) or pagerd did not read are other
+// alerts, with incidents of their own or the group's overflow incident:
+// they tell nothing of whether this alert fired anew after its incident's
+// resolve, so they do not make the firing newer. Without this, every
+// firing of a group larger than max_alerts was taken as newer than its
+// resolve: a replica stopped with one opened its alerts' incidents for
+// alerts that had ended (the groups soak in fingerprint mode, seed
+// 579865454).
+func AlertNothingNewer(firing, recorded json.RawMessage) bool {
+	return nothingNewer(firing, recorded, true)
+}
+
+// nothingNewer is NothingNewer; oneAlert, AlertNothingNewer.
+func nothingNewer(firing, recorded json.RawMessage, oneAlert bool) bool {
 	var d amDetails
-	if len(firing) == 0 || json.Unmarshal(firing, &d) != nil || d.Source != "alertmanager" ||
-		d.TruncatedAlerts > 0 || d.AlertsUnread > 0 || d.AlertsOmitted > 0 {
+	if len(firing) == 0 || json.Unmarshal(firing, &d) != nil || d.Source != "alertmanager" || d.AlertsOmitted > 0 ||
+		!oneAlert && (d.TruncatedAlerts > 0 || d.AlertsUnread > 0) {
 		return false
 	}
 	rec := recordedAlerts(recorded)

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -93,6 +94,54 @@ func TestNothingNewer(t *testing.T) {
 				t.Fatalf("NothingNewer = %v, want %v\nfiring   %s\nrecorded %s", got, tc.want, tc.firing, tc.recorded)
 			}
 		})
+	}
+}
+
+// TestAlertNothingNewer: in fingerprint mode an alert's incident holds
+// that alert alone, and its firing's details carry the group's
+// truncatedAlerts: the alerts left out are other alerts, so the firing
+// holds nothing newer when its one alert was recorded started no later
+// (NothingNewer took every firing of a cut group as newer). A later
+// start, an alert not recorded, or no start, still may be a new firing.
+func TestAlertNothingNewer(t *testing.T) {
+	t0 := time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC)
+	alert := func(inst string, start time.Time) Alert {
+		return Alert{Status: StatusFiring, Labels: map[string]string{"alertname": "A", "instance": inst}, StartsAt: start, Fingerprint: "fp-" + inst}
+	}
+	// own is the details of a's own incident, of a notification of a and
+	// b that left truncated alerts out.
+	own := func(truncated uint64, a Alert) []byte {
+		m := &Message{GroupKey: "g", Status: StatusFiring, TruncatedAlerts: truncated, Alerts: []Alert{a, alert("b", t0)}}
+		for _, g := range m.Groups(true) {
+			if !g.Overflow && strings.HasSuffix(g.DedupKey, "fp-"+a.Labels["instance"]) {
+				return g.Details
+			}
+		}
+		t.Fatalf("no incident of %v", a.Labels)
+		return nil
+	}
+	recorded := own(2, alert("a", t0))
+	for _, tc := range []struct {
+		name             string
+		firing, recorded []byte
+		want             bool
+	}{
+		{"alerts left out, the same start", own(2, alert("a", t0)), recorded, true},
+		{"none left out, the same start", own(0, alert("a", t0)), recorded, true},
+		{"alerts left out, a later start", own(2, alert("a", t0.Add(time.Second))), recorded, false},
+		{"another alert", own(2, alert("c", t0)), recorded, false},
+		{"no start", own(2, alert("a", time.Time{})), own(2, alert("a", time.Time{})), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := AlertNothingNewer(tc.firing, tc.recorded); got != tc.want {
+				t.Fatalf("AlertNothingNewer = %v, want %v\nfiring   %s\nrecorded %s", got, tc.want, tc.firing, tc.recorded)
+			}
+		})
+	}
+	// NothingNewer, for a group's incident, still takes a cut
+	// notification as possibly newer.
+	if NothingNewer(own(2, alert("a", t0)), recorded) {
+		t.Fatalf("NothingNewer of a cut notification = true, want false")
 	}
 }
 

@@ -1022,6 +1022,8 @@ func (v *validator) contact(cf string, ct *Contact) {
 				// ntfy's root is its JSON publish endpoint: a page's
 				// plain-text body there is refused with a 400.
 				v.errf(cf+".address", "names no ntfy topic: use the topic's URL, like https://ntfy.sh/oncall-ann")
+			} else if ct.Via == "ntfy" {
+				v.ntfyTopic(cf+".address", u)
 			}
 		}
 	case "slack":
@@ -1063,6 +1065,33 @@ func (v *validator) contact(cf string, ct *Contact) {
 	}
 	if ct.Channel == ChannelEmail && ct.Via != "email" && ct.Via != "log" && ct.Via != "webhook" {
 		v.errf(cf+".via", "an email contact goes via email (or log or webhook)")
+	}
+}
+
+// ntfyTopicRE is an ntfy topic name as the ntfy server takes one: up to
+// 64 letters, digits, dashes and underscores. ntfy routes a POST to a
+// path that is not one such name (a space, a dot, a second segment) to
+// nothing, and answers it 404: every page to it would fail.
+var ntfyTopicRE = regexp.MustCompile(`^[-_A-Za-z0-9]{1,64}$`)
+
+// ntfySubscribePaths are the ends of the URLs ntfy subscribes on (a
+// topic's /json, /sse, /raw and /ws streams, its /auth check): copied
+// from a subscription for a contact, a POST there is answered 404.
+var ntfySubscribePaths = map[string]bool{"json": true, "sse": true, "raw": true, "ws": true, "auth": true}
+
+// ntfyTopic checks the topic at the end of an ntfy contact's URL. Only
+// the last segment is judged as a topic: a reverse proxy may serve ntfy
+// under a prefix (https://example.com/ntfy/oncall-ann) and strip it.
+func (v *validator) ntfyTopic(field string, u *url.URL) {
+	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+	topic := segs[len(segs)-1]
+	switch {
+	case !ntfyTopicRE.MatchString(topic):
+		v.errf(field, "ntfy topic %q is not one ntfy takes (1 to 64 letters, digits, - and _), so ntfy would answer every page to it 404: use the topic's URL, like https://ntfy.sh/oncall-ann", topic)
+	case len(segs) > 1 && ntfySubscribePaths[topic]:
+		v.errf(field, "ends in /%s, the URL ntfy subscribes on, where it answers every page posted 404: use the topic's URL without it, like https://ntfy.sh/%s", topic, segs[len(segs)-2])
+	case strings.HasSuffix(u.Path, "/"):
+		v.errf(field, "ends in a slash after the ntfy topic %q, and ntfy answers every page posted there 404: use the topic's URL without it, like https://ntfy.sh/%s", topic, topic)
 	}
 }
 

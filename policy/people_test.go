@@ -252,6 +252,47 @@ func TestLoadNtfyContactNeedsTopic(t *testing.T) {
 	}
 }
 
+// TestLoadNtfyContactTopicShape: ntfy takes a POST only at a path that
+// is one topic name, 1 to 64 letters, digits, - and _, and answers any
+// other 404: a topic with a space, a dot or a "!" in it, one too long, a
+// subscription's URL (/json, /sse, /raw, /ws) or a trailing slash loaded,
+// and every page to the contact failed. The topic is the URL's last
+// segment: a proxy that serves ntfy under a prefix and strips it, and a
+// query (?auth=...), still load.
+func TestLoadNtfyContactTopicShape(t *testing.T) {
+	for _, tc := range []struct {
+		address string
+		problem string // "" loads
+	}{
+		{"https://ntfy.sh/oncall-ann", ""},
+		{"https://example.com/ntfy/oncall_ann", ""},
+		{"https://ntfy.sh/oncall-ann?auth=dGVzdA", ""},
+		{"https://ntfy.sh/on call", `ntfy topic "on call" is not one ntfy takes`},
+		{"https://ntfy.sh/oncall.ann", `ntfy topic "oncall.ann" is not one ntfy takes`},
+		{"https://ntfy.sh/oncall!ann", `ntfy topic "oncall!ann" is not one ntfy takes`},
+		{"https://ntfy.sh/" + strings.Repeat("a", 65), "is not one ntfy takes"},
+		{"https://ntfy.sh/oncall-ann/json", "ends in /json, the URL ntfy subscribes on"},
+		{"https://ntfy.sh/oncall-ann/sse", "ends in /sse, the URL ntfy subscribes on"},
+		{"https://ntfy.sh/oncall-ann/", "ends in a slash after the ntfy topic"},
+	} {
+		t.Run(tc.address, func(t *testing.T) {
+			src := loadEdit(t, peopleBase, "- {channel: push, via: pushover, address: uQiRzpo4DXghDmr9QzzfQu27cmVRsG}",
+				`- {channel: push, via: ntfy, address: "`+tc.address+`"}`)
+			_, err := Parse([]byte(src), "p.yaml", "")
+			if tc.problem == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "users[ann].contacts[0].address: ") || !strings.Contains(err.Error(), tc.problem) ||
+				!strings.Contains(err.Error(), "404") {
+				t.Fatalf("want an error naming the contact's address, %q and ntfy's 404, got: %v", tc.problem, err)
+			}
+		})
+	}
+}
+
 // TestLoadSlackRotatingBotToken: with token rotation on, Slack's bot
 // tokens are xoxe.xoxb-... and expire after 12 hours; the notifier reads
 // the token from the config at every call, so one kept fresh in

@@ -533,6 +533,11 @@ func (v *validator) server() {
 			v.errf("server.public_url", "%q is not an absolute http(s) URL", sv.PublicURL)
 		} else if p := portProblem(u.Port()); p != "" {
 			v.errf("server.public_url", "%s, so nobody could reach pagerd on it: not Twilio for a call's script, nor a person opening an ack link", p)
+		} else if u.RawQuery != "" || u.ForceQuery || strings.Contains(sv.PublicURL, "#") {
+			// pagerd appends its paths to public_url as text: behind a
+			// query or a fragment they are no path, and each link and
+			// callback would reach pagerd's root.
+			v.errf("server.public_url", "%q has a query or a fragment (?... or #...): pagerd adds its paths after public_url (<public_url>/ack/<token>, <public_url>/api/v1/twilio/voice), which would then be part of it, so every ack link, Twilio call script and Pushover acknowledgement would reach pagerd's root and fail; remove it, keeping only the scheme, host and any path prefix", sv.PublicURL)
 		}
 	}
 	u := v.secret("server.redis.url", sv.Redis.URL, sv.Redis.URLFile)

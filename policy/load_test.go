@@ -668,6 +668,24 @@ func loadCases() []loadCase {
 			field: "notifiers.email.smarthost", problem: []string{"port 99999", "1 to 65535"},
 		},
 		{
+			// pagerd appends its paths to public_url as text: after a
+			// query or a fragment they were part of it, and every ack
+			// link, call script and Pushover callback reached the root.
+			name: "public URL with a query", base: "quickstart.yaml",
+			edits: []string{"public_url: http://127.0.0.1:8080", "public_url: \"https://pagerd.example.com/?team=sre\""},
+			field: "server.public_url", problem: []string{"has a query or a fragment", "<public_url>/ack/<token>", "remove it"},
+		},
+		{
+			name: "public URL with an empty query", base: "quickstart.yaml",
+			edits: []string{"public_url: http://127.0.0.1:8080", "public_url: \"https://pagerd.example.com/pagerd?\""},
+			field: "server.public_url", problem: []string{"has a query or a fragment"},
+		},
+		{
+			name: "public URL with a fragment", base: "quickstart.yaml",
+			edits: []string{"public_url: http://127.0.0.1:8080", "public_url: \"https://pagerd.example.com/#pagerd\""},
+			field: "server.public_url", problem: []string{"has a query or a fragment", "Twilio call script"},
+		},
+		{
 			name: "public URL with a port no connection can have", base: "quickstart.yaml",
 			edits: []string{"public_url: http://127.0.0.1:8080", "public_url: https://pagerd.example.com:65536"},
 			field: "server.public_url", problem: []string{"port 65536", "1 to 65535"},

@@ -26,7 +26,10 @@ import (
 // the check; one that may leave an alert firing (it left alerts out, or
 // does not end an alert the firing one named) lets it open the incident,
 // which is then checked until Alertmanager lists no alert of the group
-// firing. A firing notification received after the resolve still opens it.
+// firing. A firing notification received after the resolve still opens it,
+// and, opened while Alertmanager could not be asked, it is asked about
+// again (TestFingerprintOverflowOpenedUnaskedAfterTheGroupsResolveIsAskedAgain):
+// back, listing no alert of the group, it is resolved too.
 func TestFingerprintFiringCheckAfterTheGroupsResolve(t *testing.T) {
 	firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
 	resolved := amTruncated("resolved", 0, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"})
@@ -42,7 +45,7 @@ func TestFingerprintFiringCheckAfterTheGroupsResolve(t *testing.T) {
 					amTruncated("resolved", 1, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}), true, true},
 				{"resolve after the firing, api-1 firing again in it", strings.Replace(firing, `"startsAt":"2025-09-10T05:59:00Z"`, `"startsAt":"2025-09-10T06:05:00Z"`, 1),
 					resolved, true, true},
-				{"firing after the resolve", resolved, firing, true, false},
+				{"firing after the resolve", resolved, firing, true, true},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					am := &fakeAlertmanagerAPI{down: true}
@@ -385,4 +388,87 @@ func overflowHarness(t *testing.T, open func(*testing.T) store.Store, am *fakeAl
 	cfg, _ := amConfig(t, am, byURL)
 	h := newHarness(t, withStore(open(t)), withConfig(cfg))
 	return h, batchPoster(t, h)
+}
+
+// TestFingerprintOverflowOpenedUnaskedAfterTheGroupsResolveIsAskedAgain:
+// the groups soak (seed 790625374, g163). A replica stopped 6 s while
+// Alertmanager was down; running again, it took the group's firing
+// notification (api-3 left out, max_alerts 2) and its last, resolved one,
+// both received at the stop's start, so the check of the firing one's
+// left-out alerts could not tell the resolve came after it. Alertmanager
+// could not be asked: the check opened the overflow incident on the
+// firing notification's word, after the resolve was taken (which found no
+// overflow incident open). Nothing asked about it again: the resolve's
+// own check (alerts left out of it) found, Alertmanager back, no active
+// alert without an incident and opened nothing, leaving the overflow
+// incident paging for alerts that had all ended. An overflow incident
+// opened while Alertmanager could not be asked now leaves a check that
+// asks it again every RecheckEvery, and resolves the incident once it
+// lists no active alert of the group without an incident of its own; a
+// left-out alert still active keeps it open.
+func TestFingerprintOverflowOpenedUnaskedAfterTheGroupsResolveIsAskedAgain(t *testing.T) {
+	firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name      string
+				truncated int    // of the resolved notification
+				active    string // a left-out alert Alertmanager lists active once back
+			}{
+				{"resolve left an alert out", 1, ""},
+				{"resolve left nothing out", 0, ""},
+				{"resolve left an alert out, api-3 still fires", 1, "fp-api-3"},
+				{"resolve left nothing out, api-3 still fires", 0, "fp-api-3"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					am := &fakeAlertmanagerAPI{down: true}
+					h, post := overflowHarness(t, open, am)
+					t0 := h.clock.Now()
+					// Both received at once (a replica stopped), the
+					// firing one's check not run in between.
+					post(firing)
+					post(amTruncated("resolved", tc.truncated, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"}))
+					h.runUntil(t0.Add(30 * time.Second))
+					v, opened := overflowIncident(h)
+					if !opened || v.Status != "triggered" {
+						t.Fatalf("overflow incident opened %v (%s, timeline %s), want it open: Alertmanager down, the firing notification's check "+
+							"could not tell its resolve came after it", opened, v.Status, timelineTypes(v))
+					}
+					h.runUntil(t0.Add(5 * time.Minute)) // Alertmanager still down
+					if v = h.incident(v.ID); v.Status != "triggered" {
+						t.Fatalf("Alertmanager down: overflow incident %s (timeline %s), want it open", v.Status, timelineTypes(v))
+					}
+					back := h.clock.Now()
+					am.mu.Lock()
+					am.down, am.active = false, nil
+					if tc.active != "" {
+						am.active = []string{tc.active}
+					}
+					am.mu.Unlock()
+					h.runUntil(back.Add(amresolve.RecheckEvery + time.Second))
+					v = h.incident(v.ID)
+					if tc.active == "" {
+						if v.Status != "resolved" {
+							t.Fatalf("Alertmanager back %s, listing no alert of the group: overflow incident %s (timeline %s), want resolved",
+								amresolve.RecheckEvery+time.Second, v.Status, timelineTypes(v))
+						}
+						return
+					}
+					h.runUntil(back.Add(10 * time.Minute))
+					if v = h.incident(v.ID); v.Status != "triggered" {
+						t.Fatalf("Alertmanager back, listing api-3 (left out) active with no incident of its own: overflow incident %s (timeline %s), "+
+							"want it open", v.Status, timelineTypes(v))
+					}
+					ended := h.clock.Now()
+					am.mu.Lock()
+					am.active = nil
+					am.mu.Unlock()
+					h.runUntil(ended.Add(amresolve.RecheckEvery + time.Second))
+					if v = h.incident(v.ID); v.Status != "resolved" {
+						t.Fatalf("api-3 ended: overflow incident %s (timeline %s), want resolved", v.Status, timelineTypes(v))
+					}
+				})
+			}
+		})
+	}
 }

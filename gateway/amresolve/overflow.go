@@ -100,6 +100,13 @@ type overflowJob struct {
 	// the overflow incident only on Alertmanager's answer, and asks
 	// again until LeftOutFor after it.
 	Since time.Time `json:"since,omitzero"`
+	// Unasked marks the check of an overflow incident that a firing
+	// notification's check opened, or found open, while Alertmanager
+	// could not be asked which alerts fire or was not believed
+	// (askAgain): keyed and run as OverflowOver's, it resolves the
+	// incident once Alertmanager, believed, lists no active alert of the
+	// group without an incident of its own.
+	Unasked bool `json:"unasked,omitempty"`
 }
 
 // GroupResolved marks, for the checks of the group's firing
@@ -322,7 +329,9 @@ func (c *Checker) LeftOutResolved(ctx context.Context, svc *policy.Service, g Gr
 // dispatch.JobHandler). It asks once. An Alertmanager that cannot be
 // asked, or that lists no such alert but started less than StartMargin
 // ago, is not believed: the overflow incident is opened as it was before
-// the check, at once, since a missed page is worse than a second one.
+// the check, at once, since a missed page is worse than a second one, and
+// asked about again (askAgain) until Alertmanager, believed, says whether
+// the alerts it holds still fire.
 // The check of a resolved notification (LeftOutResolved) instead asks
 // again then, and opens the overflow incident only when Alertmanager
 // lists an active alert with no open incident of its own.
@@ -436,7 +445,10 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 		if inc, ferr := c.o.Store.FindByDedup(ctx, d.Service, d.DedupKey); ferr == nil && inc.Open() {
 			c.o.Logger.Info("alerts left out by max_alerts: Alertmanager could not be asked which fire, or is not trusted; the group's overflow incident is open "+
 				"already and stays open", "incident", inc.ID, "service", d.Service, "alertmanager", shown, "err", err)
-			return nil, nil
+			// Asked again once Alertmanager answers, unless that check
+			// is stored already: this may be the retry of a run that
+			// opened it and could not store it.
+			return nil, c.askAgain(ctx, svc, &d, inc)
 		} else if ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
 			return nil, ferr
 		}
@@ -490,10 +502,63 @@ func (c *Checker) RunOverflow(ctx context.Context, j *store.Job) (*store.Job, er
 		if c.supersededSince(ctx, cfg, svc, &d, id) {
 			return nil, nil
 		}
+		// Opened on the firing notification's word alone, it may hold
+		// only alerts that have ended, and the group's last
+		// notification may have been taken already, not read as after
+		// the firing one (both received at a stopped replica's start,
+		// within the shared clock's skew), finding nothing open to
+		// resolve: Alertmanager sends nothing more of the group, and the
+		// incident paged for good (the groups soak, seed 790625374).
+		// Alertmanager is asked again until it answers.
+		inc, err := c.o.Store.Get(ctx, id)
+		if err != nil {
+			return nil, store.PartlyStored(err)
+		}
+		if err := c.askAgain(ctx, svc, &d, inc); err != nil {
+			return nil, store.PartlyStored(err)
+		}
 	}
 	c.o.Logger.Warn("alerts left out by max_alerts fire with no incident of their own: the group's overflow incident opened", "incident", id, "service", d.Service,
 		"uncovered", len(uncovered), "alertmanager", shown)
 	return nil, nil
+}
+
+// askAgain stores, due RecheckEvery from now, the check of the overflow
+// incident inc that the check d of a firing notification opened, or found
+// open, while Alertmanager could not be asked which alerts of the group
+// fire or was not believed (runOverflowOver, Overflow.Unasked). Nothing
+// else may end it: the group's resolved notification may have been
+// taken before it opened, and Alertmanager sends nothing more of a group
+// whose resolve it delivered. It resolves the incident once Alertmanager,
+// believed, lists no active alert of the group without an incident of its
+// own, and ends, as OverflowOver's does, at a repeat by a firing
+// notification received after d's (whose own check then decides). A
+// check of inc stored already (OverflowOver's, stored by a notification
+// taken meanwhile, or this one) is kept; one of an earlier overflow
+// incident of the group is replaced.
+func (c *Checker) askAgain(ctx context.Context, svc *policy.Service, d *overflowJob, inc *store.Incident) error {
+	if svc.AlertmanagerAPI() == "" {
+		return nil // nothing can be asked: open, as without the URL
+	}
+	key := groupJobKey(svc.Name, inc.DedupKey) + "/resolve"
+	cur, err := c.o.Store.GetJob(ctx, JobKindOverflow, key)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("read the check of the overflow incident's resolve: %w", err)
+	}
+	var o overflowJob
+	if err == nil && json.Unmarshal(cur.Data, &o) == nil && o.Resolve == inc.ID {
+		return nil
+	}
+	b, err := json.Marshal(overflowJob{Service: svc.Name, Group: d.Group, Overflow: Overflow{DedupKey: inc.DedupKey, KeyPrefix: d.KeyPrefix, Received: d.Received},
+		Resolve: inc.ID, Repeats: inc.Repeats, Unasked: true})
+	if err != nil {
+		return err
+	}
+	// Due after RecheckEvery: Alertmanager was just asked.
+	if err := c.o.Store.PutJob(ctx, store.Job{Kind: JobKindOverflow, Key: key, Due: c.o.Now().Add(RecheckEvery), Data: b}); err != nil {
+		return fmt.Errorf("store the check of the overflow incident opened while Alertmanager could not be asked: %w", err)
+	}
+	return nil
 }
 
 // supersededSince resolves the overflow incident id that the check d of
@@ -636,7 +701,7 @@ func (c *Checker) openLeftOut(ctx context.Context, cfg *policy.Config, a inciden
 	return id, true, nil
 }
 
-// runOverflowOver does the check OverflowOver stored. It resolves the
+// runOverflowOver does the check OverflowOver (or askAgain) stored. It resolves the
 // overflow incident once Alertmanager, believed, lists no active alert of
 // the group without an open incident of its own; one listed keeps it open
 // (said once, in its timeline) and it is asked again every RecheckEvery
@@ -667,6 +732,13 @@ func (c *Checker) runOverflowOver(ctx context.Context, j *store.Job, d *overflow
 	now := c.o.Now()
 	at := now.UTC().Truncate(time.Millisecond)
 	base := svc.AlertmanagerAPI()
+	if base == "" && d.Unasked {
+		// Opened on a firing notification's word, with nothing that
+		// says its alerts ended: it stays open, as without the URL.
+		c.o.Logger.Warn("overflow incident's resolve: no longer checked, the config names no Alertmanager for the service any more; the incident stays open",
+			"incident", d.Resolve, "service", d.Service)
+		return nil, nil
+	}
 	if base == "" {
 		// As without the URL: the notification said nothing is left out.
 		_, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, d.Resolve, d.Repeats, "alertmanager", store.Entry{At: at, Type: EntryConfirmed, Actor: "pagerd",
@@ -717,10 +789,16 @@ func (c *Checker) runOverflowOver(ctx context.Context, j *store.Job, d *overflow
 			c.o.Logger.Warn("overflow incident's resolve withheld: Alertmanager lists active alerts of the group with no incident of their own; asked again",
 				"incident", d.Resolve, "service", d.Service, "alertmanager", shown, "uncovered", len(uncovered), "retry_in", RecheckEvery)
 		}
-		err := note(EntryStillFiring, fmt.Sprintf("Alertmanager sent the group with no alert left out, but Alertmanager at %s lists %d active alert(s) of the group "+
+		fingerprints := strings.Join(uncovered[:min(len(uncovered), 5)], ", ")
+		detail := fmt.Sprintf("Alertmanager sent the group with no alert left out, but Alertmanager at %s lists %d active alert(s) of the group "+
 			"with no open incident of their own (fingerprints %s): the notification is older than the one that left them out (from another Alertmanager "+
-			"of a cluster, or a retry), or they fire again since, so the incident that holds them stays open; asked again every %s until each of them "+
-			"fires no more or has an incident of its own", shown, len(uncovered), strings.Join(uncovered[:min(len(uncovered), 5)], ", "), RecheckEvery))
+			"of a cluster, or a retry), or they fire again since", shown, len(uncovered), fingerprints)
+		if d.Unasked {
+			detail = fmt.Sprintf("Alertmanager at %s, asked again (this incident opened while it could not be asked which alerts of the group fire), "+
+				"lists %d active alert(s) of the group with no open incident of their own (fingerprints %s)", shown, len(uncovered), fingerprints)
+		}
+		err := note(EntryStillFiring, detail+fmt.Sprintf(", so the incident that holds them stays open; asked again every %s until each of them "+
+			"fires no more or has an incident of its own", RecheckEvery))
 		if err != nil {
 			return nil, err
 		}
@@ -734,9 +812,12 @@ func (c *Checker) runOverflowOver(ctx context.Context, j *store.Job, d *overflow
 		return again(outcome, fmt.Sprintf("Alertmanager at %s lists no active alert of the group without an incident of its own, but %s: the incident stays open; "+
 			"asking again every %s", shown, why, RecheckEvery))
 	}
+	said := "as the group's notification that left no alert out said"
+	if d.Unasked {
+		said = "the alerts left out of the group's notifications, which this incident opened for while Alertmanager could not be asked, fire no more"
+	}
 	resolved, err := c.o.Incidents.ResolveUnlessRepeated(ctx, svc, d.Resolve, d.Repeats, "alertmanager", store.Entry{At: at, Type: EntryConfirmed, Actor: "pagerd",
-		Detail: fmt.Sprintf("confirmed with Alertmanager at %s: each active alert of the group has an incident of its own, as the group's notification "+
-			"that left no alert out said", shown)})
+		Detail: fmt.Sprintf("confirmed with Alertmanager at %s: each active alert of the group has an incident of its own; %s", shown, said)})
 	if err == nil && resolved {
 		c.o.Logger.Info("overflow incident resolved: Alertmanager lists no active alert of the group without an incident of its own",
 			"incident", d.Resolve, "service", d.Service, "alertmanager", shown)

@@ -157,15 +157,7 @@ func TestStormSMSReportedUndeliveredTwiceAtTheSameInstantBringsOneStepForward(t 
 			h := newHarness(t, withStore(st), withConfig(stormReportAgainConfig(fake)), realTransport("twilio"))
 			storm(h, 5, "u")
 			h.runUntil(fixedNow.Add(30 * time.Second))
-			msgs := fake.Messages()
-			if len(msgs) != 4 {
-				t.Fatalf("Twilio got %d messages, want 3 on their own and one storm message", len(msgs))
-			}
-			cb, _ := url.Parse(msgs[3].Get("StatusCallback"))
-			b, err := h.store.GetBundle(context.Background(), cb.Query().Get("incident"))
-			if err != nil || len(b.Incidents) != 2 {
-				t.Fatalf("the storm message's bundle: %+v %v", b, err)
-			}
+			msgs, b := stormSMSBundle(t, h, fake)
 			h.clock.Set(fixedNow.Add(40 * time.Second))
 			st.arm(b.Incidents...)
 			reportTwiceAtOnce(t, fake, msgs[3].Get("StatusCallback"), undelivered)
@@ -214,15 +206,7 @@ func TestStormSMSReportAgainTwiceAtTheSameInstantAppliesOnceWhereTheStoreRefused
 			h := newHarness(t, withStore(st), withConfig(stormReportAgainConfig(fake)), realTransport("twilio"))
 			storm(h, 5, "u")
 			h.runUntil(fixedNow.Add(30 * time.Second))
-			msgs := fake.Messages()
-			if len(msgs) != 4 {
-				t.Fatalf("Twilio got %d messages, want 3 on their own and one storm message", len(msgs))
-			}
-			cb, _ := url.Parse(msgs[3].Get("StatusCallback"))
-			b, err := h.store.GetBundle(context.Background(), cb.Query().Get("incident"))
-			if err != nil || len(b.Incidents) != 2 {
-				t.Fatalf("the storm message's bundle: %+v %v", b, err)
-			}
+			msgs, b := stormSMSBundle(t, h, fake)
 			took, refused := b.Incidents[0], b.Incidents[1]
 			h.clock.Set(fixedNow.Add(40 * time.Second))
 			st.set(refused)

@@ -39,15 +39,7 @@ func TestStormSMSReportedUndeliveredTwiceBringsOneStepForward(t *testing.T) {
 			h := newHarness(t, withStore(mk(t)), withConfig(stormReportAgainConfig(fake)), realTransport("twilio"))
 			storm(h, 5, "u")
 			h.runUntil(fixedNow.Add(30 * time.Second))
-			msgs := fake.Messages()
-			if len(msgs) != 4 {
-				t.Fatalf("Twilio got %d messages, want 3 on their own and one storm message", len(msgs))
-			}
-			cb, _ := url.Parse(msgs[3].Get("StatusCallback"))
-			b, err := h.store.GetBundle(context.Background(), cb.Query().Get("incident"))
-			if err != nil || len(b.Incidents) != 2 {
-				t.Fatalf("the storm message's bundle: %+v %v", b, err)
-			}
+			msgs, b := stormSMSBundle(t, h, fake)
 			h.clock.Set(fixedNow.Add(40 * time.Second))
 			if code, body := fake.Callback(t, msgs[3].Get("StatusCallback"), undelivered); code != 204 {
 				t.Fatalf("report: %d %s", code, body)
@@ -93,15 +85,7 @@ func TestStormSMSReportAgainAppliesWhereTheStoreRefusedTheFirst(t *testing.T) {
 			h := newHarness(t, withStore(st), withConfig(stormReportAgainConfig(fake)), realTransport("twilio"))
 			storm(h, 5, "u")
 			h.runUntil(fixedNow.Add(30 * time.Second))
-			msgs := fake.Messages()
-			if len(msgs) != 4 {
-				t.Fatalf("Twilio got %d messages, want 3 on their own and one storm message", len(msgs))
-			}
-			cb, _ := url.Parse(msgs[3].Get("StatusCallback"))
-			b, err := h.store.GetBundle(context.Background(), cb.Query().Get("incident"))
-			if err != nil || len(b.Incidents) != 2 {
-				t.Fatalf("the storm message's bundle: %+v %v", b, err)
-			}
+			msgs, b := stormSMSBundle(t, h, fake)
 			took, refused := b.Incidents[0], b.Incidents[1]
 			h.clock.Set(fixedNow.Add(40 * time.Second))
 			st.set(refused)
@@ -134,4 +118,21 @@ func TestStormSMSReportAgainAppliesWhereTheStoreRefusedTheFirst(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stormSMSBundle is what Twilio got once ann's storm of five alerts went
+// out (three SMS on their own and the storm's message, the last) and the
+// bundle of that message, which carries two incidents.
+func stormSMSBundle(t *testing.T, h *harness, fake *providertest.Twilio) ([]url.Values, *store.Bundle) {
+	t.Helper()
+	msgs := fake.Messages()
+	if len(msgs) != 4 {
+		t.Fatalf("Twilio got %d messages, want 3 on their own and one storm message", len(msgs))
+	}
+	cb, _ := url.Parse(msgs[3].Get("StatusCallback"))
+	b, err := h.store.GetBundle(context.Background(), cb.Query().Get("incident"))
+	if err != nil || len(b.Incidents) != 2 {
+		t.Fatalf("the storm message's bundle: %+v %v", b, err)
+	}
+	return msgs, b
 }

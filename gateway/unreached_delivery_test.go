@@ -683,15 +683,7 @@ func TestStormReportBeforeItsNotesCountsOnceTheyAre(t *testing.T) {
 			if code := <-answered; code != 204 {
 				t.Fatalf("the storm SMS's report was answered %d", code)
 			}
-			msgs := fake.Messages()
-			if len(msgs) != 4 {
-				t.Fatalf("Twilio got %d messages, want 3 on their own and one storm message", len(msgs))
-			}
-			cb, _ := url.Parse(msgs[3].Get("StatusCallback"))
-			b, err := h.store.GetBundle(context.Background(), cb.Query().Get("incident"))
-			if err != nil || len(b.Incidents) != 2 {
-				t.Fatalf("the storm message's bundle: %+v %v", b, err)
-			}
+			_, b := stormSMSBundle(t, h, fake)
 			if got := metric(t, h.reg, "pagerd_delivery_reports_unmatched_total", "channel", "sms"); got != 2 {
 				t.Errorf("pagerd_delivery_reports_unmatched_total{channel=sms} %v, want 2: the message's notes were held past the report's wait", got)
 			}

@@ -151,7 +151,8 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 }
 
 // twilioSettings are the Twilio settings of c that a reload changes: the
-// auth token and the public URL, read by the transport at every page and
+// auth token (and the previous one, which callbacks may be signed with
+// while it is rotated) and the public URL, read by the transport at every page and
 // by the callbacks at every request. The token is the account's, and the
 // account (account_sid) is the one pagerd started with until it restarts:
 // a reload that moves to another account keeps the started account's
@@ -159,11 +160,11 @@ func buildNotifiers(cfg *policy.Config, current func() *policy.Config, stdout io
 // token, every one refused, and the old account's callbacks would be
 // refused too.
 func twilioSettings(started, c *policy.Config) twilio.Settings {
-	token := c.Notifiers.Twilio.AuthToken
-	if c.Notifiers.Twilio.AccountSID != started.Notifiers.Twilio.AccountSID {
-		token = started.Notifiers.Twilio.AuthToken
+	tw := c.Notifiers.Twilio
+	if tw.AccountSID != started.Notifiers.Twilio.AccountSID {
+		tw = started.Notifiers.Twilio
 	}
-	return twilio.Settings{AuthToken: token.Reveal(), PublicURL: c.Server.PublicURL}
+	return twilio.Settings{AuthToken: tw.AuthToken.Reveal(), PreviousAuthToken: tw.PreviousAuthToken.Reveal(), PublicURL: c.Server.PublicURL}
 }
 
 // emailPassword is the mail server's password in force at a login: c's,

@@ -121,6 +121,75 @@ func TestTwilioTokenRotatedByReload(t *testing.T) {
 	}
 }
 
+// TestTwilioTokenRotationTakesCallbacksThroughout: the auth token rotated
+// as Twilio has it done (a secondary token made in the Console and put in
+// pagerd's config, then promoted, which deletes the old one) with
+// previous_auth_token leaves no time in which a callback is refused: pages
+// go out with the new token while Twilio still signs with the old
+// primary, and a reply signed with it acknowledges; once the new one is
+// promoted, replies signed with it do. Without previous_auth_token, the
+// reply in between is refused (403, which Twilio drops silently: the
+// person who texted "4" is paged on).
+func TestTwilioTokenRotationTakesCallbacksThroughout(t *testing.T) {
+	fake := providertest.NewTwilio(t)
+	cfg := twilioAt(fake, twilioConfig)
+	h := newHarness(t, withConfig(cfg), realTransport("twilio"), fastRetries())
+	const next = "fedcba9876543210fedcba9876543210"
+	fake.AddSecondaryToken(next)
+	rotating := strings.Replace(cfg, "auth_token: "+twToken, "auth_token: "+next, 1)
+	if err := h.reload(rotating); err != nil {
+		t.Fatal(err)
+	}
+	first := fire(h)
+	h.runUntil(fixedNow.Add(2 * time.Minute))
+	if n := len(fake.Messages()); n != 1 {
+		t.Fatalf("Twilio took %d messages sent with the secondary token, want 1", n)
+	}
+	reply := func(body string) (int, string) {
+		form := url.Values{"From": {"+15555550111"}, "To": {twFrom}, "Body": {body}, "MessageSid": {providertest.ReplySID()}, "AccountSid": {twSID}}
+		return fake.Callback(t, h.url+twilio.SMSPath, form)
+	}
+	status := func(id string) string {
+		var v incidentView
+		h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
+		return string(v.Status)
+	}
+	if code, _ := reply("4"); code != 403 {
+		t.Fatalf("a reply signed with the primary while pagerd has only the secondary: %d, want 403 (the window previous_auth_token closes)", code)
+	}
+	if err := h.reload(strings.Replace(rotating, "auth_token: "+next, "auth_token: "+next+", previous_auth_token: "+twToken, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := reply("4"); code != 200 || !strings.Contains(body, "pagerd: Acknowledged [P0] api") {
+		t.Fatalf("a reply signed with the primary Twilio still signs with, previous_auth_token set: %d %s", code, body)
+	}
+	if st := status(first); st != "acknowledged" {
+		t.Fatalf("the incident is %s after the reply", st)
+	}
+	if got := h.logLines("INFO", "signed with notifiers.twilio.previous_auth_token", "remove previous_auth_token"); len(got) != 1 {
+		t.Fatalf("the reply taken by the previous token was not logged once at info; logs:\n%s", h.logs.String())
+	}
+
+	fake.PromoteSecondary()
+	second := fireLabels(h, "g2", map[string]string{"alertname": "B", "severity": "critical"})
+	h.runUntil(fixedNow.Add(4 * time.Minute))
+	if n := len(fake.Messages()); n != 2 {
+		t.Fatalf("Twilio took %d messages after the promotion, want 2", n)
+	}
+	if code, body := reply("4"); code != 200 || !strings.Contains(body, "pagerd: Acknowledged [P0] api") {
+		t.Fatalf("a reply signed with the promoted token: %d %s", code, body)
+	}
+	if st := status(second); st != "acknowledged" {
+		t.Fatalf("the second incident is %s after the reply", st)
+	}
+	if got := h.logLines("INFO", "signed with notifiers.twilio.previous_auth_token"); len(got) != 1 {
+		t.Fatalf("a reply signed with the new token was logged as the previous one's: %d lines", len(got))
+	}
+	if got := h.logLines("WARN", "only at start"); len(got) != 0 {
+		t.Fatalf("a rotation's tokens were said to need a restart:\n%s", got)
+	}
+}
+
 // TestSMSReplies: a paged person acts by replying to the SMS, alone (the
 // latest incident paged to them) or with its code; other numbers, unknown
 // words and forged requests get nowhere.

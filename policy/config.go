@@ -186,14 +186,20 @@ type NotifiersConfig struct {
 	} `yaml:"pagerduty"`
 	// Twilio sends SMS pages (contacts `via: twilio`, channel sms) from
 	// From; delivery reports come back to the public URL, signed.
+	// PreviousAuthToken is, while the auth token is being rotated, the
+	// token Twilio still signs callbacks with (its primary, until the new
+	// one is promoted): callbacks signed with either are taken, pages go
+	// out with AuthToken.
 	Twilio struct {
-		AccountSID    string   `yaml:"account_sid"`
-		AuthToken     Secret   `yaml:"auth_token"`
-		AuthTokenFile string   `yaml:"auth_token_file"`
-		From          string   `yaml:"from"`
-		APIURL        string   `yaml:"api_url"`
-		Timeout       Duration `yaml:"timeout"`
-		DryRun        bool     `yaml:"dry_run"`
+		AccountSID            string   `yaml:"account_sid"`
+		AuthToken             Secret   `yaml:"auth_token"`
+		AuthTokenFile         string   `yaml:"auth_token_file"`
+		PreviousAuthToken     Secret   `yaml:"previous_auth_token"`
+		PreviousAuthTokenFile string   `yaml:"previous_auth_token_file"`
+		From                  string   `yaml:"from"`
+		APIURL                string   `yaml:"api_url"`
+		Timeout               Duration `yaml:"timeout"`
+		DryRun                bool     `yaml:"dry_run"`
 	} `yaml:"twilio"`
 	// Slack posts each incident of a service with a slack_channel to that
 	// channel, one message kept up to date, with buttons that act as the

@@ -313,6 +313,28 @@ func (v *validator) secret(field string, val Secret, file string) Secret {
 	return s
 }
 
+// previousTwilioToken checks notifiers.twilio.previous_auth_token, the
+// token Twilio signs callbacks with while the one pagerd pages with is
+// its secondary, not yet promoted: it goes with an auth token (withToken:
+// one is given, maybe as a variable not set here), has a Twilio token's
+// shape (or every callback it was meant to let through is refused), and
+// is not the auth token itself (a rotation half done: the new token was
+// never pasted in).
+func (v *validator) previousTwilioToken(withToken bool) {
+	tw := &v.cfg.Notifiers.Twilio
+	const field = "notifiers.twilio.previous_auth_token"
+	tw.PreviousAuthToken = v.secret(field, tw.PreviousAuthToken, tw.PreviousAuthTokenFile)
+	switch prev := tw.PreviousAuthToken; {
+	case !withToken:
+		v.errf(field, "is set without auth_token: it is the token Twilio still signs callbacks with while auth_token, the new one, awaits promotion in the Twilio Console")
+	case prev == "":
+	case !twilioAuthTokenRE.MatchString(string(prev)):
+		v.errf(field, "is not a Twilio auth token (%d characters; Twilio's are 32 hexadecimal characters), so no callback signed with it would be taken", len(prev))
+	case tw.AuthToken != "" && strings.EqualFold(string(prev), string(tw.AuthToken)):
+		v.errf(field, "is auth_token itself: set auth_token to the new (secondary) token from the Twilio Console, and this to the primary one it replaces")
+	}
+}
+
 // setting resolves a plain string field that may be ${ENV} (a Twilio
 // account, a number, a contact's routing key), with the same leniency.
 func (v *validator) setting(field, val string) string {
@@ -640,10 +662,14 @@ func (v *validator) notifiers() {
 		v.errf("notifiers.twilio", "account_sid, auth_token (or auth_token_file) and from go together")
 	}
 	tw.AccountSID = v.setting("notifiers.twilio.account_sid", tw.AccountSID)
+	tokenDeclared := tw.AuthToken != "" || tw.AuthTokenFile != ""
 	tw.AuthToken = v.secret("notifiers.twilio.auth_token", tw.AuthToken, tw.AuthTokenFile)
 	if tw.AuthToken != "" && !twilioAuthTokenRE.MatchString(string(tw.AuthToken)) {
 		// Never echo it: say only what is wrong with its shape.
 		v.errf("notifiers.twilio.auth_token", "is not a Twilio auth token (%d characters; Twilio's are 32 hexadecimal characters, shown in the Twilio Console's Account Info), so Twilio would refuse every page", len(tw.AuthToken))
+	}
+	if tw.PreviousAuthToken != "" || tw.PreviousAuthTokenFile != "" {
+		v.previousTwilioToken(tokenDeclared)
 	}
 	v.httpURL("notifiers.twilio.api_url", tw.APIURL)
 	tw.From = v.setting("notifiers.twilio.from", tw.From)

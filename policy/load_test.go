@@ -731,6 +731,24 @@ func loadCases() []loadCase {
 			field: "notifiers.twilio.auth_token", problem: []string{"is not a Twilio auth token", "31 characters"},
 		},
 		{
+			// A rotation half done: the new token was never pasted in,
+			// and callbacks signed with the new one, once promoted,
+			// would be refused.
+			name: "twilio previous auth token that is the auth token", base: "aion-r.yaml",
+			edits: []string{"auth_token: ${AION_R_TWILIO_AUTH_TOKEN}", "auth_token: 0123456789ABCDEF0123456789abcdef\n    previous_auth_token: 0123456789abcdef0123456789abcdef"},
+			field: "notifiers.twilio.previous_auth_token", problem: []string{"is auth_token itself", "secondary"},
+		},
+		{
+			name: "twilio previous auth token that Twilio would not sign with", base: "aion-r.yaml",
+			edits: []string{"auth_token: ${AION_R_TWILIO_AUTH_TOKEN}", "auth_token: ${AION_R_TWILIO_AUTH_TOKEN}\n    previous_auth_token: old-token"},
+			field: "notifiers.twilio.previous_auth_token", problem: []string{"is not a Twilio auth token", "9 characters", "no callback"},
+		},
+		{
+			name: "twilio previous auth token without the auth token", base: "aion-r.yaml",
+			edits: []string{"    auth_token: ${AION_R_TWILIO_AUTH_TOKEN}\n", "    previous_auth_token: 0123456789abcdef0123456789abcdef\n"},
+			field: "notifiers.twilio.previous_auth_token", problem: []string{"is set without auth_token"},
+		},
+		{
 			name: "twilio account sid that is not one", base: "aion-r.yaml",
 			edits: []string{"account_sid: ${AION_R_TWILIO_ACCOUNT_SID}", "account_sid: twilio-sid-change-me"},
 			field: "notifiers.twilio.account_sid", problem: []string{"starts with AC"},

@@ -52,8 +52,12 @@ type Twilio struct {
 
 	mu    sync.Mutex
 	token string // the auth token it takes, "" for TwilioToken
-	sent  []url.Values
-	calls []url.Values
+	// secondary is the secondary auth token made in the Console, ""
+	// for none: the REST API takes it too, callbacks are signed with
+	// the primary (token) until it is promoted.
+	secondary string
+	sent      []url.Values
+	calls     []url.Values
 	// status is each call's status, by SID: queued when placed, then
 	// what the test sets (SetCallStatus) or a cancel makes of it.
 	status map[string]string
@@ -84,6 +88,31 @@ func (f *Twilio) RotateToken(token string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.token = token
+}
+
+// AddSecondaryToken makes token the account's secondary auth token, as
+// the Twilio Console's "Create secondary token" does: the REST API takes
+// it beside the primary, and callbacks stay signed with the primary.
+func (f *Twilio) AddSecondaryToken(token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.secondary = token
+}
+
+// PromoteSecondary makes the secondary auth token the primary, as the
+// Console's "Promote to primary" does: the old primary is deleted (the
+// REST API refuses it) and callbacks are signed with the new one.
+func (f *Twilio) PromoteSecondary() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.token, f.secondary = f.secondary, ""
+}
+
+// primary is the token callbacks are signed with.
+func (f *Twilio) primary() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return cmp.Or(f.token, TwilioToken)
 }
 
 // FailFirst makes the next n requests fail with Twilio's 503 (20503,
@@ -171,10 +200,10 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"code": twCode, "message": msg, "more_info": "https://www.twilio.com/docs/errors", "status": code})
 	}
 	f.mu.Lock()
-	token := cmp.Or(f.token, TwilioToken)
+	token, secondary := cmp.Or(f.token, TwilioToken), f.secondary
 	f.mu.Unlock()
 	user, pass, ok := r.BasicAuth()
-	if !ok || user != TwilioSID || pass != token {
+	if !ok || user != TwilioSID || pass != token && (secondary == "" || pass != secondary) {
 		fail(401, 20003, "Authenticate")
 		return
 	}
@@ -342,11 +371,11 @@ func TwilioSign(token, u string, form url.Values) string {
 }
 
 // Callback posts form to one of pagerd's Twilio callbacks at u, signed as
-// Twilio signs it with the fake account's token, and returns the answer's
-// status and body.
+// Twilio signs it with the fake account's primary token, and returns the
+// answer's status and body.
 func (f *Twilio) Callback(t testing.TB, u string, form url.Values) (int, string) {
 	t.Helper()
-	return TwilioPost(t, u, form, TwilioSign(TwilioToken, u, form))
+	return TwilioPost(t, u, form, TwilioSign(f.primary(), u, form))
 }
 
 // TwilioPost posts form to u with the signature given (a forged one, or

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,7 +36,11 @@ const (
 // the callbacks are not configured, and they answer 404.
 type Settings struct {
 	AuthToken string
-	PublicURL string
+	// PreviousAuthToken, set while the auth token is rotated, is the
+	// token Twilio signs with until the new one (AuthToken) is promoted
+	// in the Twilio Console: a callback signed with it is taken too.
+	PreviousAuthToken string
+	PublicURL         string
 }
 
 // Callbacks answers Twilio's requests to the daemon. Each handler checks
@@ -53,9 +58,13 @@ type Callbacks struct {
 
 	// warned holds, for each kind of refused signature (another URL, a
 	// wrong one), when it was last logged at warn and how many were
-	// refused since.
-	warned [2]warnedAt
+	// refused since; the third, callbacks taken by the previous token.
+	warned [3]warnedAt
 }
+
+// previousSigned is warned's kind for a callback signed with the
+// previous auth token.
+const previousSigned = 2
 
 // warnedAt is when a kind of refused callback was last logged at warn,
 // and how many of it were refused since.
@@ -128,16 +137,49 @@ func (cb *Callbacks) verify(r *http.Request) error {
 			params[k] = v[0]
 		}
 	}
-	rv := client.NewRequestValidator(st.AuthToken)
+	rvs := []client.RequestValidator{client.NewRequestValidator(st.AuthToken)}
+	if st.PreviousAuthToken != "" {
+		rvs = append(rvs, client.NewRequestValidator(st.PreviousAuthToken))
+	}
 	want := strings.TrimRight(st.PublicURL, "/") + r.URL.RequestURI()
 	sig := r.Header.Get("X-Twilio-Signature")
-	if !rv.Validate(want, params, sig) {
-		if sig != "" {
-			cb.refusedSignature(r, rv, params, sig)
+	for i, rv := range rvs {
+		if rv.Validate(want, params, sig) {
+			if i > 0 {
+				cb.previousSigned(r)
+			}
+			return nil
 		}
-		return &notify.RequestError{Status: http.StatusForbidden, Msg: "bad or missing X-Twilio-Signature"}
 	}
-	return nil
+	if sig != "" {
+		cb.refusedSignature(r, rvs, params, sig)
+	}
+	return &notify.RequestError{Status: http.StatusForbidden, Msg: "bad or missing X-Twilio-Signature"}
+}
+
+// previousSigned logs a callback taken by its signature with
+// notifiers.twilio.previous_auth_token, once a minute at info (with how
+// many since): the rotation is half done, and once the new token is
+// promoted in the Twilio Console these lines stop, which says the
+// previous token can go from the config.
+func (cb *Callbacks) previousSigned(r *http.Request) {
+	args := []any{"path", r.URL.Path}
+	due, missed := cb.warned[previousSigned].due(cb.now())
+	if !due {
+		return
+	}
+	if missed > 0 {
+		args = append(args, "taken_since_last_line", missed)
+	}
+	cb.log().Info("twilio: a callback signed with notifiers.twilio.previous_auth_token was taken: Twilio signs with it until the new auth_token is promoted "+
+		"in the Twilio Console; once these lines stop, remove previous_auth_token", args...)
+}
+
+func (cb *Callbacks) now() time.Time {
+	if cb.Now != nil {
+		return cb.Now()
+	}
+	return time.Now()
 }
 
 // refusedSignature logs a signed callback refused, at warn: Twilio takes
@@ -150,15 +192,11 @@ func (cb *Callbacks) verify(r *http.Request) error {
 // Anyone who finds the URL can send badly signed requests, so each kind
 // is logged at warn once a minute, saying how many more were refused
 // since; the others at debug.
-func (cb *Callbacks) refusedSignature(r *http.Request, rv client.RequestValidator, params map[string]string, sig string) {
-	now := time.Now
-	if cb.Now != nil {
-		now = cb.Now
-	}
+func (cb *Callbacks) refusedSignature(r *http.Request, rvs []client.RequestValidator, params map[string]string, sig string) {
 	warn := func(kind int, msg string) {
 		level := slog.LevelDebug
 		args := []any{"path", r.URL.Path}
-		if due, missed := cb.warned[kind].due(now()); due {
+		if due, missed := cb.warned[kind].due(cb.now()); due {
 			level = slog.LevelWarn
 			if missed > 0 {
 				args = append(args, "refused_since_last_warning", missed)
@@ -172,7 +210,8 @@ func (cb *Callbacks) refusedSignature(r *http.Request, rv client.RequestValidato
 			if host == "" {
 				continue
 			}
-			if u := scheme + "://" + host + r.URL.RequestURI(); rv.Validate(u, params, sig) {
+			u := scheme + "://" + host + r.URL.RequestURI()
+			if slices.ContainsFunc(rvs, func(rv client.RequestValidator) bool { return rv.Validate(u, params, sig) }) {
 				warn(0, "twilio: a callback signed for another URL was refused: Twilio called "+scheme+"://"+host+r.URL.Path+
 					", and pagerd checks signatures against server.public_url's "+path+"; point the Twilio number's webhook at it, or set server.public_url to what Twilio calls")
 				return
@@ -180,7 +219,7 @@ func (cb *Callbacks) refusedSignature(r *http.Request, rv client.RequestValidato
 		}
 	}
 	warn(1, "twilio: a callback whose X-Twilio-Signature is wrong was refused; if it was Twilio's, its webhook URL is not "+path+
-		" (server.public_url) or the auth token is not notifiers.twilio.auth_token")
+		" (server.public_url) or the auth token is not notifiers.twilio.auth_token (while it is rotated, set previous_auth_token to the primary token Twilio still signs with)")
 }
 
 // Status records an SMS's final delivery status (delivered, undelivered,

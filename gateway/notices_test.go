@@ -632,10 +632,12 @@ func TestShiftNoticesNotStartedPastTheClaimsSendWindow(t *testing.T) {
 
 // TestShiftNoticeOfAnOverrideThatStartedBeforeItWasMade: the daemon arms
 // the notice job at 06:00 (bob's week); at 06:10 an override gives cat
-// the tier from 06:00 ("from the top of the hour") to 12:00. Cat is told at
-// once that she is on call now, and the team's channel; each once across
-// replicas. (Before: her handoff, 06:00, was not after the job's last
-// run, so no notice was due: cat learnt she was on call from a page.)
+// the tier from 06:00 ("from the top of the hour") to 12:00. It starts
+// at 06:10, as it was made (bob held 06:00-06:10, and was paged then).
+// Cat is told at once that she is on call now, and the team's channel of
+// the handoff; each once across replicas. (Before: her handoff was not
+// after the job's last run, so no notice was due: cat learnt she was on
+// call from a page.)
 func TestShiftNoticeOfAnOverrideThatStartedBeforeItWasMade(t *testing.T) {
 	sl := providertest.NewSlack(t)
 	st, _ := redisStore(t)
@@ -654,7 +656,7 @@ func TestShiftNoticeOfAnOverrideThatStartedBeforeItWasMade(t *testing.T) {
 	if got := noticeTexts(h); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("notices:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	wantTeam := []string{"The on-call plan of s changed: Primary from Wed Sep 10 06:00 UTC: Bob → Cat (override: cover)"}
+	wantTeam := []string{"On-call handoff of s, Wed Sep 10 06:10 UTC: Primary: Bob → Cat (override: cover)"}
 	if team := teamTexts(sl); strings.Join(team, "\n") != strings.Join(wantTeam, "\n") {
 		t.Errorf("team channel:\n%s\nwant\n%s", strings.Join(team, "\n"), strings.Join(wantTeam, "\n"))
 	}

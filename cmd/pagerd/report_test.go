@@ -200,28 +200,22 @@ func TestReportAndHandoffOnRealHistory(t *testing.T) {
 		t.Errorf("GET /api/v1/reports as markdown: %d\n%s", code, b)
 	}
 
-	// Bob takes ann's primary shift over the handoff nearest now, by an
-	// override made at run time: the document names him on both sides,
-	// covering for ann, the rotation's person.
+	// Bob takes ann's primary shift over the next handoff, by an override
+	// made at run time: the document of that handoff names him on both
+	// sides, covering for ann, the rotation's person. (The next one: an
+	// override cannot take a shift that began already, whose past stays.)
 	now := time.Now().UTC()
 	handoff := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	handoff = handoff.AddDate(0, 0, -((int(handoff.Weekday()) + 6) % 7)) // Monday 00:00 at or before now
-	if now.Sub(handoff) > 84*time.Hour {
-		handoff = handoff.AddDate(0, 0, 7)
-	}
-	ovEnd := now.Add(time.Hour)
-	if handoff.After(now) {
-		ovEnd = handoff.Add(time.Hour)
-	}
+	handoff = handoff.AddDate(0, 0, 7-((int(handoff.Weekday())+6)%7)) // the Monday 00:00 after now
 	ov := fmt.Sprintf(`{"tier":"primary","user":"bob","start":%q,"end":%q,"reason":"swap"}`,
-		handoff.Add(-time.Hour).Format(time.RFC3339), ovEnd.Format(time.RFC3339))
+		handoff.Add(-time.Hour).Format(time.RFC3339), handoff.Add(time.Hour).Format(time.RFC3339))
 	if code, b := d.request("POST", "/api/v1/schedules/team/overrides", opsToken, ov); code != 201 {
 		t.Fatalf("override: %d %s", code, b)
 	}
 
 	// The handoff document lists the open incident, escalated to bob;
 	// without a config, the daemon makes the same with its own.
-	at := now.Format(time.RFC3339Nano)
+	at := handoff.Add(time.Minute).Format(time.RFC3339Nano)
 	out, errOut, code := pagerdCmd(t, env, "handoff", "--config", teamConfig, "--server", "http://"+d.addr, "--at", at)
 	if code != 0 || !strings.HasPrefix(out, "# On-Call Handoff - ") || !strings.Contains(out, "- Incident: "+open+" (api)") ||
 		!strings.Contains(out, "- Outgoing: Primary: Bob (covering for Ann until ") || !strings.Contains(out, "- Incoming: Primary: Bob (covering for Ann until ") {

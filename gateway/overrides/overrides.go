@@ -513,6 +513,10 @@ func (s *Service) plan(cfg *policy.Config, sc *policy.Schedule, req Request, act
 		sh, _ := sc.OnCallTier(req.Tier, t)
 		return sh.User
 	}
+	// A shift that began already begins now: the past stays as it was
+	// (the pages went to its holder, and the reports, the feeds and
+	// `oncall --at` say so), as a deleted override keeps its past.
+	req.Start, req.SwapStart = notBefore(req.Start, now), notBefore(req.SwapStart, now)
 	first := Override{ID: newID(), Schedule: sc.Name, Tier: req.Tier, User: req.User, Start: req.Start.UTC(), End: req.End.UTC(),
 		Reason: req.Reason, CreatedBy: actor, CreatedAt: now, Replaces: holder(req.Start)}
 	if req.SwapStart.IsZero() && req.SwapEnd.IsZero() {
@@ -537,6 +541,14 @@ func (s *Service) plan(cfg *policy.Config, sc *policy.Schedule, req Request, act
 		Reason: req.Reason, CreatedBy: actor, CreatedAt: now, Replaces: req.User, Swap: first.ID}
 	first.Swap = second.ID
 	return []Override{first, second}, nil
+}
+
+// notBefore is t, or now when t is earlier (a zero t stays zero).
+func notBefore(t, now time.Time) time.Time {
+	if !t.IsZero() && t.Before(now) {
+		return now
+	}
+	return t
 }
 
 func checkSpan(prefix string, start, end, now time.Time) error {

@@ -542,3 +542,35 @@ func TestOverrideEndedEarlyThenTakenNowInTheSameSecond(t *testing.T) {
 		t.Fatalf("taken now, in the same second: %v", err)
 	}
 }
+
+// An override asked to start in the past starts now: who was on call
+// before stays as it was (the pages went to them; the reports, the feeds
+// and `oncall --at` say so), as a deleted override keeps its past, and
+// as PagerDuty keeps a schedule's history. It used to take the past too:
+// the reports credited cat with bob's night.
+func TestOverrideStartingInThePastStartsNow(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := service(open(t), config(t))
+			made, err := s.Create(ctx, "s", overrides.Request{Tier: "primary", User: "cat", Start: now.Add(-3 * time.Hour), End: now.Add(time.Hour), Reason: "covered bob"}, "api:ops")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(made) != 1 || !made[0].Start.Equal(now) || made[0].Replaces != "bob" {
+				t.Fatalf("made %+v, want it to start now (%v), replacing bob", made, now)
+			}
+			if r := holder(t, s, "primary", now.Add(-time.Hour)); r.User != "bob" || r.Override {
+				t.Fatalf("an hour ago: %+v, want bob as he was", r)
+			}
+			if r := holder(t, s, "primary", now.Add(30*time.Minute)); r.User != "cat" || !r.Override {
+				t.Fatalf("in half an hour: %+v, want cat", r)
+			}
+			// An override ending in the past, and one of an ended span
+			// before it, are still refused.
+			if _, err := s.Create(ctx, "s", overrides.Request{Tier: "secondary", User: "cat", Start: now.Add(-3 * time.Hour), End: now.Add(-time.Hour)}, "api:x"); !errors.Is(err, overrides.ErrBadInput) {
+				t.Fatalf("an override that ended: %v", err)
+			}
+		})
+	}
+}

@@ -89,9 +89,14 @@ func TestTwilioSMSAndStatusCallback(t *testing.T) {
 	}
 	var v incidentView
 	h.api("GET", "/api/v1/incidents/"+id, "").json(t, &v)
-	last := v.Timeline[len(v.Timeline)-1]
+	// The report, then the record that it was applied, which the same
+	// report again finds.
+	last, applied := v.Timeline[len(v.Timeline)-2], v.Timeline[len(v.Timeline)-1]
 	if last.Type != incident.DeliveryFailed || last.User != "dan" || last.Channel != "sms" || last.Detail != "undelivered (Twilio error 30003)" {
-		t.Fatalf("timeline ends with %+v", last)
+		t.Fatalf("timeline's report: %+v", last)
+	}
+	if applied.Type != incident.ReportApplied || applied.User != "dan" || applied.Channel != "sms" || applied.Ref != providertest.MessageSID(0) {
+		t.Fatalf("timeline ends with %+v, want the report's record of it applied", applied)
 	}
 	// The SMS did not arrive: the next step is due now, not at 5m.
 	if v.NextStepAt == nil || !v.NextStepAt.Equal(fixedNow.Add(2*time.Minute)) {

@@ -390,7 +390,7 @@ type pendingView struct {
 var entryWords = map[string]string{
 	"trigger": "Triggered", "notify": "Paged", "notify_failed": "Page failed", "notify_shadow": "Page (shadow mode, not sent)", "notify_skipped": "Page skipped (a later step paged)",
 	"escalate": "Escalated", "ack": "Acknowledged", "resolve": "Resolved", "status_update": "Status update", "note": "Note",
-	"sla_breach": "SLA breached", "repeat": "Repeated", "delivery": "Delivery", "delivery_failed": "Not delivered", "not_paged": "Not paged",
+	"sla_breach": "SLA breached", "repeat": "Repeated", "delivery": "Delivery", "delivery_failed": "Not delivered", "report_applied": "Delivery report applied", "not_paged": "Not paged",
 	"left_to_newer_config": "Left to a replica on a newer config",
 	"already_acknowledged": "Not paged again (acknowledged)",
 	"wait_on_call":         "Waiting for someone on call",

@@ -537,7 +537,9 @@ func (s *Service) noteOnce(ctx context.Context, target string, e store.Entry) er
 // with none, one sent on its own: a report that it reached nobody is not
 // applied where another copy of it was, as the write reads the incident
 // (appliedByAnother; seen: Delivered found a report of the page in the
-// incident's timeline before noting this one).
+// incident's timeline before noting this one), and the write that
+// applies one that names its page's step records so with the change
+// (ReportApplied), in the same atomic write.
 func (s *Service) applyReport(ctx context.Context, id, bundle string, d notify.Delivery, seen bool, ev policy.Event) (inc *store.Incident, acts []policy.Action, err error) {
 	var based int64  // the version the last try's write was made on
 	var unsure error // a try's write that may have been stored
@@ -554,7 +556,21 @@ func (s *Service) applyReport(ctx context.Context, id, bundle string, d notify.D
 		// report, at the same instant, may have applied it since
 		// Delivered looked (appliedByAnother).
 		applied, err := s.appliedByAnother(ctx, inc, bundle, d, seen)
-		return nil, !applied, err
+		if err != nil || applied {
+			return nil, false, err
+		}
+		// Applied, a report that names its page's step says so in the
+		// same write, even when it changes nothing else: a copy of it,
+		// now or later, finds that and applies nothing, whatever this
+		// one brought forward. One that names none (it found another
+		// copy's report in the timeline, and left the step to that
+		// one) records nothing: recorded, it kept the copy that names
+		// the step from counting it, and a level nothing of which
+		// reached anyone waited out its timeout.
+		if e, ok := appliedEntry(bundle, d, s.clock()); ok && ev.Step != "" {
+			return []store.Entry{e}, true, nil
+		}
+		return nil, true, nil
 	}
 	for wait := deliveredRetry; ; wait *= 3 {
 		inc, acts, err = s.applyGuarded(ctx, id, nil, ev, nil, g)
@@ -759,9 +775,12 @@ func (s *Service) recordedBefore(ctx context.Context, id string, d notify.Delive
 }
 
 // reportApplied reports whether the first report that d's page reached
-// nobody brought the person's next step forward in incident id: since it
-// was noted, a page of theirs on another channel was recorded, or a step
-// of theirs on another channel is due and not sent yet. The page is the
+// nobody was applied in incident id: its write recorded so
+// (ReportApplied), or, for one applied without that record (by an older
+// version, or by a copy that named no step), it brought the person's next
+// step forward: since it was noted, a page of theirs on another channel
+// was recorded, or a step of theirs on another channel is due and not
+// sent yet. The page is the
 // incident's in the storm message bundle, or with none, one sent on its
 // own. The same report again then moves nothing (Delivered); one whose
 // first delivery the store refused to apply (answered 503) applies as the
@@ -777,6 +796,9 @@ func (s *Service) reportApplied(ctx context.Context, id, bundle string, d notify
 	tl, err := s.o.Store.Timeline(ctx, id)
 	if err != nil {
 		return cannotSay(err)
+	}
+	if appliedRecord(tl, bundle, d) {
+		return true
 	}
 	first, _, paged := firstReport(tl, bundle, d)
 	if first.IsZero() || paged {
@@ -834,9 +856,12 @@ func broughtForward(inc *store.Incident, d notify.Delivery, first, now time.Time
 // applied, and a copy's write brings the step forward on the version it
 // read, so the one whose write comes second conflicts, reads the incident
 // again, and finds here, in the timeline read after it, both reports and
-// the step the first brought forward. A timeline with this report alone
-// says no without looking further: the first copy applies, whatever the
-// person's other steps. seen says a report of the page was in the
+// the step the first brought forward. When the first brought nothing
+// forward (the person had no later step, and the level, reaching nobody,
+// paged the next one), that is not there to find: the record the first's
+// write made with it (ReportApplied) is, and says yes. A timeline with
+// this report alone says no without looking further: the first copy
+// applies, whatever the person's other steps. seen says a report of the page was in the
 // timeline before this one was noted (Delivered found it): this one may
 // not be noted at all (a storm message's report again is noted only where
 // it is not yet, noteOnce), and the one there is another's, so one is
@@ -850,6 +875,9 @@ func (s *Service) appliedByAnother(ctx context.Context, inc *store.Incident, bun
 	tl, err := s.o.Store.Timeline(ctx, inc.ID)
 	if err != nil {
 		return false, err
+	}
+	if appliedRecord(tl, bundle, d) {
+		return true, nil
 	}
 	first, reports, paged := firstReport(tl, bundle, d)
 	if reports < 2 && !(seen && reports == 1) {
@@ -1170,6 +1198,42 @@ func (s *Service) LastPaged(ctx context.Context, user, channel string, bare bool
 // DeliveryFailed is the type of the timeline entry of a provider's report
 // that a page did not reach the person ("delivery" for the others).
 const DeliveryFailed = "delivery_failed"
+
+// ReportApplied is the type of the timeline entry that records, in the
+// write that applied it (applyReport), that a report that a page reached
+// nobody was applied: to the page Twilio (or another provider) knows by
+// Ref, or of the storm message Bundle, to User on Channel. A copy of the
+// report that finds it, at the same instant or later, applies nothing
+// (appliedRecord): the first may have brought nothing forward (the person
+// had no later step) and escalated, and a copy applied at the next level
+// brought the person's step there forward, or a step of a level it named
+// no longer counted.
+const ReportApplied = "report_applied"
+
+// appliedRecord reports whether tl, an incident's timeline, holds the
+// record that a report that d's page reached nobody was applied
+// (ReportApplied): the page's in the storm message bundle, or with none,
+// the page sent on its own that its provider knows by d.Ref.
+func appliedRecord(tl []store.Entry, bundle string, d notify.Delivery) bool {
+	if bundle == "" && d.Ref == "" {
+		return false
+	}
+	return slices.ContainsFunc(tl, func(e store.Entry) bool {
+		return e.Type == ReportApplied && e.Bundle == bundle && e.User == d.User && e.Channel == d.Channel && (bundle != "" || e.Ref == d.Ref)
+	})
+}
+
+// appliedEntry is the record (ReportApplied) the write that applies d's
+// report, that its page reached nobody, writes with the change, at now;
+// none (ok false) for a report that names its page by nothing a copy of
+// it can be matched by (no storm message, no SID).
+func appliedEntry(bundle string, d notify.Delivery, now time.Time) (e store.Entry, ok bool) {
+	if bundle == "" && d.Ref == "" {
+		return store.Entry{}, false
+	}
+	return store.Entry{At: now, Type: ReportApplied, Actor: "pagerd", User: d.User, Channel: d.Channel, Ref: d.Ref, Bundle: bundle,
+		Detail: "the report that the page reached nobody was applied: the same report again moves nothing"}, true
+}
 
 // undeliveredPages are the indexes in tl of the pages to user on channel
 // that a delivery report says did not reach them: each such report (of

@@ -229,7 +229,8 @@ func (s *Service) applyWith(ctx context.Context, id string, first *store.Inciden
 
 // guard is a condition an event needs, checked on the incident as it is
 // written (again after every conflict): a refusal, or no write (write
-// false), and the entries that go before the event's in its timeline.
+// false), and the entries that go before the event's in its timeline,
+// written even when the event changes nothing.
 type guard func(inc *store.Incident) (before []store.Entry, write bool, err error)
 
 // applyGuarded is applyWith with a guard (nil: none).
@@ -304,7 +305,9 @@ func (s *Service) applyGuarded(ctx context.Context, id string, first *store.Inci
 		if err != nil {
 			return nil, false, &refusal{ErrBadInput, err.Error()}
 		}
-		if len(acts) == 0 && reflect.DeepEqual(st, inc.State) {
+		if len(acts) == 0 && reflect.DeepEqual(st, inc.State) && len(before) == 0 {
+			// The guard's entries are written all the same: a
+			// record that the event was applied (applyReport's).
 			return nil, false, nil
 		}
 		inc.Outbox = append(inc.Outbox, Reopened(inc, st, now)...)

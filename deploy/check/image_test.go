@@ -6,7 +6,6 @@ import (
 	"debug/elf"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/pagerd/pagerd/deploy/internal/freeport"
 	"github.com/pagerd/pagerd/deploy/internal/ociimage"
 )
 
@@ -275,14 +275,16 @@ func runImage(t *testing.T, img v1.Image, fs map[string]imageFile) {
 	}
 }
 
+// freeAddr is a loopback address for a process the test starts to listen
+// on: below the ephemeral range, not a ":0" port closed and handed over,
+// which a connection's local end could take before the process binds it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func waitReady(t *testing.T, addr string, logs fmt.Stringer) {

@@ -385,7 +385,7 @@ func testOpsgenieUpdates(t *testing.T, st store.Store) {
 // creates made the close of an alert 429 (and its pages go on). They have
 // a bucket of their own.
 func TestOpsgenieCloseNotHeldBackByCreates(t *testing.T) {
-	cfg := strings.Replace(ogConfig, "rate_limit: {per_second: 1, burst: 30}", "rate_limit: {per_second: 0.001, burst: 3}", 1)
+	cfg := strings.Replace(ogConfig, "rate_limit: {per_second: 1, burst: 30}", "rate_limit: {per_second: 0.02, burst: 3}", 1)
 	h := newHarness(t, withConfig(cfg))
 	for _, alias := range []string{"disk", "a", "b"} {
 		h.og("POST", "/v2/alerts", `{"message":"`+alias+` full","alias":"`+alias+`"}`, 202)

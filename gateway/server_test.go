@@ -623,7 +623,7 @@ func TestRepeatThatGetsWorseRaisesPriority(t *testing.T) {
 // resolve is not held back by the triggers' limit.
 func TestRateLimitPerIntegrationKey(t *testing.T) {
 	h := newHarness(t)
-	if err := os.WriteFile(h.cfg, []byte(testConfig+"\nserver: {rate_limit: {per_second: 0.001, burst: 2}}\n"), 0o600); err != nil {
+	if err := os.WriteFile(h.cfg, []byte(testConfig+"\nserver: {rate_limit: {per_second: 0.02, burst: 2}}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.d.Reload(); err != nil {

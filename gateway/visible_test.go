@@ -59,7 +59,7 @@ func TestRejectedIngestionLogged(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if strings.HasPrefix(c.name, "rate limited") {
-				if err := writeConfig(h.cfg, testConfig+"\nserver: {rate_limit: {per_second: 0.001, burst: 1}}\n"); err != nil {
+				if err := writeConfig(h.cfg, testConfig+"\nserver: {rate_limit: {per_second: 0.02, burst: 1}}\n"); err != nil {
 					t.Fatal(err)
 				}
 				if err := h.d.Reload(); err != nil {

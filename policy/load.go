@@ -629,6 +629,10 @@ func (v *validator) server() {
 	if sv.RateLimit.PerSecond < 0 || sv.RateLimit.Burst < 0 {
 		v.errf("server.rate_limit", "per_second and burst must not be negative (per_second 0 turns the limit off)")
 	}
+	if p := sv.RateLimit.PerSecond; p > 0 && p < MinRatePerSecond {
+		v.errf("server.rate_limit.per_second", "%s is one request every %s per integration key: the requests over it are refused, and Alertmanager retries a refused one for only about a group_interval, so past the burst an alert gets in at a later notification of its group, as the limit lets, hours late; set it to at least %s (one a minute), or leave it out for the default, 100 (per_second: 0 turns the limit off)",
+			strconv.FormatFloat(p, 'g', -1, 64), oneEvery(p), minRateText)
+	}
 	if sv.RateLimit.Concurrency != 0 {
 		v.errf("server.rate_limit.concurrency", "is for transports (notifiers.rate_limits); the intake's is server.admission.max_inflight")
 	}
@@ -726,7 +730,33 @@ func (v *validator) notifiers() {
 		if rl.PerSecond < 0 || rl.Burst < 0 || rl.Concurrency < 0 || (rl.PerSecond == 0 && rl.Concurrency == 0) {
 			v.errf(f, "set per_second (more than zero), concurrency (more than zero) or both; none negative")
 		}
+		if p := rl.PerSecond; p > 0 && p < MinRatePerSecond {
+			v.errf(f+".per_second", "%s is one page every %s: pages over the rate wait their turn, so one incident's pages to a level, or a handful at once, go out hours late; set it to at least %s (one a minute), well under the lowest rate a provider documents (Twilio: 1 SMS a second per number; ntfy.sh: one request every 5 seconds), or leave per_second out and cap the provider with concurrency",
+				strconv.FormatFloat(p, 'g', -1, 64), oneEvery(p), minRateText)
+		}
 	}
+}
+
+// MinRatePerSecond is the lowest rate_limit per_second the config takes
+// (server.rate_limit and notifiers.rate_limits): one a minute. Every
+// provider documents a rate far above it (Twilio 1 SMS a second per
+// number, PagerDuty's Events API 120 events a minute, ntfy.sh one
+// request every 5 seconds; a daily or monthly quota is no rate: the
+// provider refuses what is over it, and a refused page brings the next
+// channel forward), and at it a person's ladder, minutes apart (push,
+// SMS at 2m, voice at 5m), still goes out at about its pace; a first
+// page, which gives way to at most 10 turns, at most 10 minutes late.
+// Below it a few pages at once wait for hours: 0.0001 a second is one
+// page every 2h46m40s.
+const MinRatePerSecond = 1.0 / 60
+
+// minRateText is MinRatePerSecond as the errors say it, rounded up, so
+// that the value they name passes.
+const minRateText = "0.0167"
+
+// oneEvery is the time between two requests at p a second, to the second.
+func oneEvery(p float64) Duration {
+	return Duration(time.Duration(float64(time.Second) / p).Round(time.Second))
 }
 
 // MinAPITokenLength is the shortest API token the config accepts: the

@@ -894,6 +894,16 @@ func loadCases() []loadCase {
 			field:  "notifiers.rate_limits.webhook", problem: []string{"none negative"},
 		},
 		{
+			name: "transport rate below a page a minute", base: "quickstart.yaml",
+			append: "notifiers:\n  rate_limits:\n    twilio: {per_second: 0.0001}\n",
+			field:  "notifiers.rate_limits.twilio.per_second", problem: []string{"0.0001 is one page every 2h46m40s", "at least 0.0167 (one a minute)", "Twilio"},
+		},
+		{
+			name: "intake rate below a request a minute", base: "quickstart.yaml",
+			edits: []string{"server:\n", "server:\n  rate_limit: {per_second: 0.0001}\n"},
+			field: "server.rate_limit.per_second", problem: []string{"0.0001 is one request every 2h46m40s", "at least 0.0167 (one a minute)", "per_second: 0 turns the limit off"},
+		},
+		{
 			name: "concurrency on the intake's rate limit", base: "quickstart.yaml",
 			edits: []string{"server:\n", "server:\n  rate_limit: {per_second: 5, concurrency: 2}\n"},
 			field: "server.rate_limit.concurrency", problem: []string{"is for transports (notifiers.rate_limits)", "server.admission.max_inflight"},
@@ -1797,6 +1807,7 @@ func TestIngestRateLimitDefault(t *testing.T) {
 		{"  rate_limit: {per_second: 0}\n", RateLimit{}},
 		{"  rate_limit: {per_second: 5}\n", RateLimit{PerSecond: 5, Burst: 6}},
 		{"  rate_limit: {per_second: 5, burst: 50}\n", RateLimit{PerSecond: 5, Burst: 50}},
+		{"  rate_limit: {per_second: 0.0167}\n", RateLimit{PerSecond: 0.0167, Burst: 1}}, // the floor: one a minute
 	} {
 		text := loadEdit(t, base, "server:\n", "server:\n"+tc.extra)
 		cfg, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())
@@ -1822,6 +1833,9 @@ func TestTransportRateLimits(t *testing.T) {
 		{"{concurrency: 1}", RateLimit{Concurrency: 1}},
 		{"{per_second: 5, burst: 10}", RateLimit{PerSecond: 5, Burst: 10}},
 		{"{per_second: 5, burst: 10, concurrency: 4}", RateLimit{PerSecond: 5, Burst: 10, Concurrency: 4}},
+		// The lowest rates providers document, and the floor, one a minute.
+		{"{per_second: 0.2, burst: 60}", RateLimit{PerSecond: 0.2, Burst: 60}}, // ntfy.sh: one request every 5 s
+		{"{per_second: 0.0167}", RateLimit{PerSecond: 0.0167}},
 	} {
 		text := base + "notifiers:\n  rate_limits:\n    webhook: " + tc.limits + "\n"
 		cfg, err := Parse([]byte(text), "pagerd.yaml", t.TempDir())

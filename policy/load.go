@@ -502,6 +502,7 @@ func (v *validator) validate() {
 		v.policyGaps()
 	}
 	v.logOnlyLadders()
+	v.lateFirstSteps()
 	v.maintenance()
 	v.reports()
 	v.console()

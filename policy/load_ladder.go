@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ladderOf is one of a user's ladders: its field, its urgency, and
@@ -25,14 +26,7 @@ type ladderOf struct {
 // The low-urgency ladder is judged only when some service pages at low
 // urgency.
 func (v *validator) logOnlyLadders() {
-	low := false
-	for i := range v.cfg.Services {
-		for _, t := range v.cfg.Services[i].Targets {
-			for _, ts := range []*TargetSet{&t.TargetSet, t.BusinessHours, t.OffHours} {
-				low = low || (ts != nil && ts.Urgency == UrgencyLow)
-			}
-		}
-	}
+	low := v.pagesLow()
 	for _, l := range v.ladders {
 		if l.urgency == UrgencyLow && !low {
 			continue
@@ -73,5 +67,55 @@ func (v *validator) logOnlyLadders() {
 		}
 		v.warnf(l.field, "%s (%s) goes to a contact via log, which writes the page to %s and sends it nowhere: %s's %s-urgency pages wake nobody and never use their %s %s; add a step on %s to notification_rules.%s, or move those contacts off log",
 			which, strings.Join(at, ", "), v.cfg.logWhere(), u.ID, l.urgency, strings.Join(reaching, " and "), contacts, strings.Join(reaching, " or "), l.urgency)
+	}
+}
+
+// pagesLow is whether some service pages at low urgency, so that the
+// users' low-urgency ladders run.
+func (v *validator) pagesLow() bool {
+	for i := range v.cfg.Services {
+		for _, t := range v.cfg.Services[i].Targets {
+			for _, ts := range []*TargetSet{&t.TargetSet, t.BusinessHours, t.OffHours} {
+				if ts != nil && ts.Urgency == UrgencyLow {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// MaxFirstStep is the latest a ladder's first step may come after the
+// person is paged without a warning. The reference organisations' slowest
+// fixed escalation is an hour (AIVO's off-hours P2/P3, AION-R's SEV-3;
+// SEV-4's next business day is how long a level waits, not when its
+// person hears of it): a first step later than that comes after the
+// level has escalated, or, at a last level with repeat:
+// 0, after nothing else pages anyone, an incident that wakes nobody for
+// that long (30d for 30s, 5h for 5m). Paged again before then (a repeat,
+// a later level, an unresolved rule), the person's ladder starts over, so
+// the step may never come.
+const MaxFirstStep = time.Hour
+
+// lateFirstSteps warns about a ladder whose first step comes more than
+// MaxFirstStep after the person is paged. A warning, not an error: the
+// page does go out, and a vendor's export (PagerDuty's
+// start_delay_in_minutes, Opsgenie's delays) may hold such a rule, which
+// pagerd import must carry into a config that loads, its report listing
+// the warning. The low-urgency ladder is judged only when some service
+// pages at low urgency; the defaults start at 0s.
+func (v *validator) lateFirstSteps() {
+	low := v.pagesLow()
+	for _, l := range v.ladders {
+		if l.urgency == UrgencyLow && !low {
+			continue
+		}
+		steps := l.user.NotificationRules.For(l.urgency)
+		if len(steps) == 0 || time.Duration(steps[0].After) <= MaxFirstStep {
+			continue // sorted by after: the first is the earliest
+		}
+		first := steps[0]
+		v.warnf(l.field, "the first step (%s at %s) comes more than %s after %s is paged, and nothing reaches them before it: their %s-urgency pages wake nobody for %s (paged again meanwhile, by a repeat or a later level, their ladder starts over, so it may never come); bring the first step within %s (0s pages at once, as the default ladder does)",
+			first.Channel, first.After, Duration(MaxFirstStep), l.user.ID, l.urgency, first.After, Duration(MaxFirstStep))
 	}
 }

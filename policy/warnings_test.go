@@ -261,3 +261,62 @@ notifiers:
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// TestLateFirstStepWarns: a ladder whose first step comes more than an
+// hour after the person is paged (30d for 30s, 5h for 5m) is warned
+// about, naming the step and the bound: with repeat: 0 nothing pages
+// anyone else meanwhile, and paged again first (a repeat, a later level)
+// their ladder starts over, so it may never come. An hour itself passes;
+// the low-urgency ladder is judged only when a service pages at low
+// urgency.
+func TestLateFirstStepWarns(t *testing.T) {
+	const high = "      high:\n        - {after: 0s, channel: push}\n        - {after: 2m, channel: sms}\n        - {after: 5m, channel: voice}\n"
+	for _, tc := range []struct {
+		name  string
+		edits []string
+		want  []string // words of the warning on the ladder; nil: none
+	}{
+		{name: "30 days, repeat 0",
+			edits: []string{high, "      high:\n        - {after: 30d, channel: push}\n", "    repeat: 3\n", "    repeat: 0\n"},
+			want:  []string{"users[demo].notification_rules.high: the first step (push at 30d)", "more than 1h after demo is paged", "nobody for 30d", "bring the first step within 1h"}},
+		{name: "5 hours, after the earlier steps moved too",
+			edits: []string{high, "      high:\n        - {after: 5h, channel: sms}\n        - {after: 6h, channel: voice}\n"},
+			want:  []string{"users[demo].notification_rules.high: the first step (sms at 5h)"}},
+		{name: "an hour",
+			edits: []string{high, "      high:\n        - {after: 1h, channel: push}\n"}},
+		{name: "a low-urgency ladder no service uses",
+			edits: []string{high, high + "      low:\n        - {after: 2h, channel: push}\n"}},
+		{name: "a low-urgency ladder a service uses",
+			edits: []string{high, high + "      low:\n        - {after: 2h, channel: push}\n",
+				"    escalation_policy: demo\n", "    escalation_policy: demo\n    targets:\n      P3: {urgency: low}\n"},
+			want: []string{"users[demo].notification_rules.low: the first step (push at 2h)", "low-urgency"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := loadEdit(t, loadExampleText(t, "quickstart.yaml"), tc.edits...)
+			cfg, err := Parse([]byte(text), "quickstart.yaml", t.TempDir())
+			if err != nil {
+				t.Fatalf("a late first step must not stop the config from loading: %v", err)
+			}
+			var got []string
+			for _, w := range cfg.warnings {
+				if strings.Contains(w, "the first step (") {
+					got = append(got, w)
+				}
+			}
+			if tc.want == nil {
+				if len(got) != 0 {
+					t.Fatalf("warnings %q, want none", got)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("warnings %q, want one", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got[0], w) {
+					t.Errorf("warning %q does not say %q", got[0], w)
+				}
+			}
+		})
+	}
+}

@@ -503,6 +503,7 @@ func (v *validator) validate() {
 	}
 	v.logOnlyLadders()
 	v.lateFirstSteps()
+	v.logOnlyUsers()
 	v.maintenance()
 	v.reports()
 	v.console()

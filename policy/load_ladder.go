@@ -22,7 +22,8 @@ type ladderOf struct {
 // have woken them is never used. The quickstart's person, given a real
 // email or Slack contact beside their log ones, is paged on the default
 // ladder (push, SMS, voice) through the log alone. A person whose every
-// contact is via log is a note (LogOnlyNotes): meant for a first run.
+// contact is via log is logOnlyUsers' (a warning when others are paged
+// through providers, else a note: meant for a first run).
 // The low-urgency ladder is judged only when some service pages at low
 // urgency.
 func (v *validator) logOnlyLadders() {
@@ -117,5 +118,36 @@ func (v *validator) lateFirstSteps() {
 		first := steps[0]
 		v.warnf(l.field, "the first step (%s at %s) comes more than %s after %s is paged, and nothing reaches them before it: their %s-urgency pages wake nobody for %s (paged again meanwhile, by a repeat or a later level, their ladder starts over, so it may never come); bring the first step within %s (0s pages at once, as the default ladder does)",
 			first.Channel, first.After, Duration(MaxFirstStep), l.user.ID, l.urgency, first.After, Duration(MaxFirstStep))
+	}
+}
+
+// logOnlyUsers warns about each user whose every contact is via log and
+// whom a schedule or a level pages, while other users are paged through
+// providers (Config.logOnlyPaged): the log writes their pages to pagerd's
+// output and sends them nowhere, so in production they are woken by
+// nothing (pagerd import gives one such contact to a person it found none
+// to carry over for; a person copied from the quickstart keeps theirs).
+// When every user is log-only (the quickstart, a demo) it is a note
+// (LogOnlyNotes), as it is for one nothing pages (a console viewer).
+func (v *validator) logOnlyUsers() {
+	paged := v.cfg.logOnlyPaged()
+	if len(paged) == 0 {
+		return
+	}
+	vias := v.cfg.providerVias()
+	and := strings.Join(vias, " and ")
+	or := strings.Join(vias, " or ")
+	if n := len(vias); n > 2 {
+		and = strings.Join(vias[:n-1], ", ") + " and " + vias[n-1]
+		or = strings.Join(vias[:n-1], ", ") + " or " + vias[n-1]
+	}
+	for i := range v.cfg.Users {
+		u := &v.cfg.Users[i]
+		where := paged[u.ID]
+		if where == "" {
+			continue
+		}
+		v.warnf(fmt.Sprintf("users[%s].contacts", u.ID), "every contact is via log, which writes their pages to %s and sends them nowhere, while other users are paged through %s: %s pages %s, who is woken by nothing; give them a contact that reaches them (via %s, as the others have), or take them out of %s and every other schedule and level that names them",
+			v.cfg.logWhere(), and, where, u.ID, or, where)
 	}
 }

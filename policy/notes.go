@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -57,12 +58,15 @@ func (c *Config) ShadowNotes() []string {
 // transport is meant for a first run (the quickstart), but a user left
 // with it alone (an import that found no contact it could carry over
 // gives them one) is woken by nothing. check-config prints it; pagerd
-// serve logs it at start and at every reload.
+// serve logs it at start and at every reload. The users a schedule or a
+// level pages while others are paged through providers are left out:
+// those are warnings (logOnlyUsers), since that config is meant to wake
+// people and does not wake them.
 func (c *Config) LogOnlyNotes() []string {
+	warned := c.logOnlyPaged()
 	var logOnly []string
 	for i := range c.Users {
-		u := &c.Users[i]
-		if len(u.Contacts) > 0 && !slices.ContainsFunc(u.Contacts, func(ct Contact) bool { return ct.Via != "log" }) {
+		if u := &c.Users[i]; isLogOnly(u) && warned[u.ID] == "" {
 			logOnly = append(logOnly, u.ID)
 		}
 	}
@@ -142,4 +146,88 @@ func (c *Config) logWhere() string {
 		return p
 	}
 	return "pagerd's output"
+}
+
+// isLogOnly is whether every one of u's contacts is via log.
+func isLogOnly(u *User) bool {
+	return len(u.Contacts) > 0 && !slices.ContainsFunc(u.Contacts, func(ct Contact) bool { return ct.Via != "log" })
+}
+
+// providerVias are the transports other than log that contacts use, in
+// the order vias names them.
+func (c *Config) providerVias() []string {
+	order, _ := c.contactsVia()
+	return slices.DeleteFunc(order, func(via string) bool { return via == "log" })
+}
+
+// logOnlyPaged is, when some user is paged through a provider, each user
+// whose every contact is via log and whom a schedule or a level pages,
+// with the first field that pages them (pagedFrom). Among people a
+// provider wakes, such a user is no demo: their pages reach nobody.
+// Empty when every contact is via log (the quickstart, a demo).
+func (c *Config) logOnlyPaged() map[string]string {
+	if len(c.providerVias()) == 0 {
+		return nil
+	}
+	from := c.pagedFrom()
+	out := map[string]string{}
+	for i := range c.Users {
+		if u := &c.Users[i]; isLogOnly(u) && from[u.ID] != "" {
+			out[u.ID] = from[u.ID]
+		}
+	}
+	return out
+}
+
+// pagedFrom is, for each user the config pages, the first field that
+// names them: a schedule's tier (its members, its layers', their roster
+// changes), a schedule's override, a level's targets or an unresolved
+// rule's notify. A user in none of them is never paged (a console
+// viewer, who needs a contact all the same), but by an override made at
+// run time.
+func (c *Config) pagedFrom() map[string]string {
+	from := map[string]string{}
+	add := func(where string, ids ...string) {
+		for _, id := range ids {
+			if _, ok := from[id]; !ok && id != "" {
+				from[id] = where
+			}
+		}
+	}
+	for i := range c.Schedules {
+		s := &c.Schedules[i]
+		for j := range s.Tiers {
+			t := &s.Tiers[j]
+			where := fmt.Sprintf("schedules[%s].tiers[%s]", s.Name, t.Name)
+			add(where, t.Members...)
+			for _, rc := range t.RosterChanges {
+				add(where, rc.Members...)
+			}
+			for _, l := range t.Layers {
+				add(where, l.Members...)
+				for _, rc := range l.RosterChanges {
+					add(where, rc.Members...)
+				}
+			}
+		}
+		for k, o := range s.Overrides {
+			for _, tier := range slices.Sorted(maps.Keys(o.Tiers)) {
+				add(fmt.Sprintf("schedules[%s].overrides[%d]", s.Name, k), o.Tiers[tier])
+			}
+		}
+	}
+	for i := range c.EscalationPolicies {
+		p := &c.EscalationPolicies[i]
+		for _, l := range p.Levels {
+			for _, t := range l.Targets {
+				add(fmt.Sprintf("escalation_policies[%s].levels[%s]", p.Name, l.Name), t.User)
+			}
+		}
+		for j, r := range p.Unresolved {
+			for _, t := range r.Notify {
+				add(fmt.Sprintf("escalation_policies[%s].unresolved[%d]", p.Name, j), t.User)
+			}
+		}
+	}
+	return from
 }

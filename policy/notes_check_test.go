@@ -73,3 +73,66 @@ func TestLogOnlyNotesSayWhereTheLogWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestLogOnlyUserPagedBesideRealContactsWarns: a user whose every contact
+// is via log, whom a schedule or a level pages, while other users are
+// paged through providers, is a warning naming them, where they are paged
+// from, the providers the others use and the fix: in production they are
+// woken by nothing (an import that found no contact for them, a contact
+// left from the quickstart). When every user is log-only (the quickstart,
+// a demo) it stays a note; a log-only user nothing pages (a console
+// viewer: every user needs a contact) stays a note too.
+func TestLogOnlyUserPagedBesideRealContactsWarns(t *testing.T) {
+	const bob = "  - {id: bob, contacts: [{channel: push, via: ntfy, address: \"https://ntfy.sh/oncall-bob\"}]}\n"
+	const dana = "  - {id: dana, contacts: [{channel: push, via: log}]}\n"
+	for _, tc := range []struct {
+		name  string
+		edits []string
+		warn  []string // words of the one warning, on users[demo].contacts; nil: none
+		note  string   // the users the note names; "": no note
+	}{
+		{name: "every user log-only", note: "user demo: "},
+		{name: "beside a user on ntfy, on a tier",
+			edits: []string{"schedules:\n", bob + "\nschedules:\n"},
+			warn: []string{"users[demo].contacts: every contact is via log", "while other users are paged through ntfy",
+				"schedules[demo].tiers[primary] pages demo", "give them a contact that reaches them", "or take them out of schedules[demo].tiers[primary]"}},
+		{name: "named by a level",
+			edits: []string{"schedules:\n", bob + "\nschedules:\n", "          - {schedule: demo, tier: primary}\n", "          - {user: demo}\n",
+				"        members: [demo]\n", "        members: [bob]\n"},
+			warn: []string{"escalation_policies[demo].levels[primary] pages demo"}},
+		{name: "a log-only user nothing pages beside one a tier pages",
+			edits: []string{"schedules:\n", bob + dana + "\nschedules:\n"},
+			warn:  []string{"schedules[demo].tiers[primary] pages demo"},
+			note:  "user dana: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := loadEdit(t, loadExampleText(t, "quickstart.yaml"), tc.edits...)
+			cfg, err := Parse([]byte(text), "quickstart.yaml", t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range cfg.warnings {
+				if strings.Contains(w, "every contact is via log") {
+					got = append(got, w)
+				}
+			}
+			switch {
+			case tc.warn == nil && len(got) != 0:
+				t.Errorf("warnings %q, want none", got)
+			case tc.warn != nil && len(got) != 1:
+				t.Errorf("warnings %q, want one", got)
+			case tc.warn != nil:
+				for _, w := range tc.warn {
+					if !strings.Contains(got[0], w) {
+						t.Errorf("warning %q does not say %q", got[0], w)
+					}
+				}
+			}
+			notes := cfg.LogOnlyNotes()
+			if tc.note == "" && len(notes) != 0 || tc.note != "" && (len(notes) != 1 || !strings.HasPrefix(notes[0], tc.note)) {
+				t.Errorf("notes %q, want one starting %q", notes, tc.note)
+			}
+		})
+	}
+}

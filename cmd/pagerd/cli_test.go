@@ -693,3 +693,36 @@ func bobOnOfficeServer(t *testing.T, start string) *httptest.Server {
 	t.Setenv("PAGERD_API_TOKEN", "t")
 	return srv
 }
+
+// TestCheckConfigLogOnlyBesideProviders: the quickstart's person, whose
+// every contact is via log, is a note while everyone is (a demo); in a
+// config where another person is paged through a provider, the one a
+// tier still pages through the log alone is a warning on stderr (exit 0,
+// --strict fails), naming them and the fix, and no longer a note.
+func TestCheckConfigLogOnlyBesideProviders(t *testing.T) {
+	q, err := os.ReadFile(qstart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed := strings.Replace(string(q), "        - {after: 5m, channel: voice}\n",
+		"        - {after: 5m, channel: voice}\n  - {id: bob, contacts: [{channel: push, via: ntfy, address: \"https://ntfy.sh/oncall-bob\"}]}\n", 1)
+	if mixed == string(q) {
+		t.Fatal("the quickstart was not changed: the test tests nothing")
+	}
+	path := filepath.Join(t.TempDir(), "mixed.yaml")
+	if err := os.WriteFile(path, []byte(mixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := pagerd(t, "check-config", path)
+	want := path + ": warning: users[demo].contacts: every contact is via log, which writes their pages to pagerd's output and sends them nowhere, while other users are paged through ntfy: schedules[demo].tiers[primary] pages demo, who is woken by nothing; give them a contact that reaches them (via ntfy, as the others have), or take them out of schedules[demo].tiers[primary]"
+	if code != 0 || !strings.Contains(errOut, want) || !strings.Contains(out, "1 warning(s)") || strings.Contains(out, "note: user demo") {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant the warning %q", code, out, errOut, want)
+	}
+	if _, _, code := pagerd(t, "check-config", "--strict", path); code != 1 {
+		t.Errorf("--strict: exit %d, want 1", code)
+	}
+	out, errOut, code = pagerd(t, "check-config", "--strict", qstart)
+	if code != 0 || errOut != "" || !strings.Contains(out, qstart+": note: user demo: every contact is via log") {
+		t.Errorf("the quickstart: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

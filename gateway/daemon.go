@@ -404,6 +404,9 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	// An answer remembered (a Twilio SMS reply's SID) is forgotten when
 	// its job comes due.
 	jobs[incident.AnswerKind] = func(context.Context, *store.Job) (*store.Job, error) { return nil, nil }
+	// So is a resolve that found no open incident (incident.ResolveMarkKeep
+	// after it).
+	jobs[incident.ResolveMarkKind] = func(context.Context, *store.Job) (*store.Job, error) { return nil, nil }
 	// The document names who takes over, so it is made with the config
 	// pages go by (run-time overrides merged in), as the API makes it.
 	// Slack's poster is asked first whether it would post a schedule's

@@ -788,7 +788,7 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 		// details, which every firing notification replaces,
 		// tell without another read.
 		var uncovered ingest.Uncovered
-		id, kept, err := s.o.Incidents.ResolveByDedupUnless(ctx, svc, g.DedupKey, "alertmanager", "alertmanager", msg.Received, func(inc *store.Incident) bool {
+		id, kept, err := s.o.Incidents.ResolveByDedupUnless(ctx, svc, g.DedupKey, "alertmanager", "alertmanager", msg.Received, g.Details, func(inc *store.Incident) bool {
 			uncovered = ended.get().Uncovered(inc.Details)
 			// Without Alertmanager to ask, only an alert that fired
 			// again after the resolve's end keeps the incident open:

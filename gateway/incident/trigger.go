@@ -67,7 +67,9 @@ type Alert struct {
 	// replica shares; zero when not known, or when this replica is not on
 	// that clock yet. An alert received before its sender resolved the
 	// latest incident with its dedup key, whose write lands after that
-	// resolve, opens nothing (superseded).
+	// resolve, opens nothing (superseded); so does one received before
+	// a resolve of its sender that found no incident open to end
+	// (resolvedBefore).
 	Received time.Time
 	// opensAnyway is set on an alert the store turned down as
 	// superseded that superseded found must open its incident after all:
@@ -163,6 +165,12 @@ func (s *Service) trigger(ctx context.Context, cfg *policy.Config, a Alert) (str
 		tl = append(tl, cut...)
 	}
 	tl = append(tl, store.ActionEntries(acts, a.Actor)...)
+	// On the trigger's clock reading, so that a fresh firing costs
+	// nothing more: a stop before it is seen, one after it (until the
+	// write) is not.
+	if s.resolvedBefore(ctx, cfg, a, now) {
+		return "", store.Superseded, nil
+	}
 	// Only a first page due now spends a lead (an incident held by a
 	// maintenance window has none to queue ahead).
 	lead := store.PagesAtOnce(inc)
@@ -276,7 +284,8 @@ func ReceivedSkew(cfg *policy.Config) time.Duration {
 // resolve, received first. An alert's own incident in fingerprint mode
 // (Alert.OneAlert) is judged by its alert alone
 // (ingest.AlertNothingNewer): the alerts its notification left out are
-// other alerts'.
+// other alerts'. A firing received before its sender's resolve that found
+// no incident open to end is resolvedBefore's (markResolve).
 func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, id string) (string, store.Outcome, error) {
 	var tl []store.Entry
 	err := readThrough(ctx, func() (err error) { tl, err = s.o.Store.Timeline(ctx, id); return err })
@@ -992,10 +1001,12 @@ func newAtOnce(rt policy.Route, st policy.Incident, pol *policy.EscalationPolicy
 
 // ResolveByDedup resolves the open incident with the dedup key, if any, and
 // returns its id ("" when there was none). A resolve for an alert pagerd
-// never opened, or already resolved, is done: there is nothing to store.
-// received is when the sender's resolve was received (policy.Event.Received;
-// zero when not known): received before a firing of the incident's alert
-// written before it, it resolves nothing (unlessSuperseded; id "").
+// never opened, or already resolved, ends nothing; its sender's is
+// remembered a while (markResolve), for a firing received before it that
+// a stopped replica writes after it. received is when the sender's
+// resolve was received (policy.Event.Received; zero when not known):
+// received before a firing of the incident's alert written before it, it
+// resolves nothing (unlessSuperseded; id "").
 func (s *Service) ResolveByDedup(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, received time.Time) (string, error) {
 	return s.ActByDedup(ctx, svc, dedupKey, source, policy.Event{Kind: policy.EventResolve, Actor: actor, Received: received}, "resolved")
 }
@@ -1007,10 +1018,16 @@ func (s *Service) ResolveByDedup(ctx context.Context, svc *policy.Service, dedup
 // its details, not its version), and keep is asked again on a fresh read
 // when it was: a firing notification that lands during the resolve is
 // judged by it. received is when the sender's resolve was received
-// (policy.Event.Received; zero when not known).
-func (s *Service) ResolveByDedupUnless(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, received time.Time, keep func(*store.Incident) bool) (id string, kept *store.Incident, err error) {
+// (policy.Event.Received; zero when not known). ended is the resolved
+// notification's details, remembered (markResolve) when no incident is
+// open to end.
+func (s *Service) ResolveByDedupUnless(ctx context.Context, svc *policy.Service, dedupKey, source, actor string, received time.Time, ended json.RawMessage,
+	keep func(*store.Incident) bool) (id string, kept *store.Incident, err error) {
 	inc, err := s.openIncident(ctx, svc, dedupKey, true, source)
 	if inc == nil {
+		if err == nil {
+			s.markResolve(ctx, svc, dedupKey, source, resolveEvent(actor, received), ended)
+		}
 		return "", nil, err
 	}
 	kept, late, err := s.resolveUnless(ctx, inc, actor, received, keep)
@@ -1065,10 +1082,14 @@ func resolveEvent(actor string, received time.Time) policy.Event {
 // key and returns its id, or "" when no open incident has the key (or ev,
 // a resolve its sender sent, was received before a firing written before
 // it, and resolved nothing: unlessSuperseded). outcome is what
-// pagerd_alerts_received_total counts it as.
+// pagerd_alerts_received_total counts it as. A resolve its sender sent
+// that finds no open incident is remembered a while (markResolve).
 func (s *Service) ActByDedup(ctx context.Context, svc *policy.Service, dedupKey, source string, ev policy.Event, outcome string) (string, error) {
 	inc, err := s.openIncident(ctx, svc, dedupKey, true, source)
 	if inc == nil {
+		if err == nil {
+			s.markResolve(ctx, svc, dedupKey, source, ev, nil)
+		}
 		return "", err
 	}
 	return s.actOn(ctx, svc, inc, source, ev, outcome)

@@ -279,3 +279,33 @@ func startedNoLater(a, r string) bool {
 	tr, err := time.Parse(time.RFC3339Nano, r)
 	return err == nil && !ta.After(tr)
 }
+
+// ResolvedStarts is, of a resolved notification's details, what
+// NothingNewer needs of them as recorded: each alert's fingerprint, status
+// and start, in details of the same shape (nil for details of no known
+// shape). A resolve that found no incident to end keeps it for a firing of
+// the same alerts written after it (incident.Service's resolve mark),
+// without the labels and annotations, which may be 64 KB.
+func ResolvedStarts(details json.RawMessage) json.RawMessage {
+	var d recordedDetails
+	if len(details) == 0 || json.Unmarshal(details, &d) != nil || d.Source != "alertmanager" {
+		return nil
+	}
+	type start struct {
+		Status      string `json:"status,omitempty"`
+		StartsAt    string `json:"starts_at,omitempty"`
+		Fingerprint string `json:"fingerprint,omitempty"`
+	}
+	out := struct {
+		Source string  `json:"source"`
+		Alerts []start `json:"alerts"`
+	}{Source: d.Source, Alerts: make([]start, 0, len(d.Alerts))}
+	for _, a := range d.Alerts {
+		out.Alerts = append(out.Alerts, start{Status: a.Status, StartsAt: a.StartsAt, Fingerprint: a.Fingerprint})
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil
+	}
+	return b
+}

@@ -194,7 +194,7 @@ func (o *opsgenie) unread(err error) error {
 // an alias derived from its content (ingest.OpsgenieAlert.DerivedAlias), so
 // a retry is the same incident.
 func (s *Server) opsgenieCreate(c echo.Context) error {
-	received, _ := s.o.Arrival(c.Request())
+	received, read := s.o.Arrival(c.Request()) // read: the latest it may have arrived (incident.WithReadAt)
 	o := s.opsgenieRequest(c)
 	cfg := s.config()
 	svc, err := s.opsgenieService(o, cfg, opsgenieAlertBucket)
@@ -226,6 +226,7 @@ func (s *Server) opsgenieCreate(c echo.Context) error {
 	}
 	labels := a.Labels(svc.SeverityLabel)
 	ctx, cancel := storeBudget(c.Request())
+	ctx = incident.WithReadAt(ctx, read)
 	defer cancel()
 	id, _, err := s.o.Incidents.Trigger(ctx, cfg, incident.Alert{Service: svc, DedupKey: ingest.OpsgenieDedupKey(alias),
 		Source: "opsgenie", Actor: "opsgenie", Labels: []map[string]string{labels}, Titles: []string{a.Summary()}, Summary: a.Summary(),

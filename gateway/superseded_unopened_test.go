@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,69 @@ func TestResolveThatFoundNoIncidentUnrememberedIsAnswered2xx(t *testing.T) {
 	h.clock.Set(t0.Add(10 * time.Second))
 	if _, out, err := h.d.incidents.Trigger(context.Background(), h.d.cfg.Load(), held[0]); err != nil || out != store.Created {
 		t.Fatalf("the stale firing with no mark: outcome %v, %v; want created", out, err)
+	}
+}
+
+// TestFiringReadJustAfterAStopAfterAResolveThatFoundNoIncidentOpens: the
+// mirror of the stalled firing. A replica was stopped (CPU starved, a VM
+// paused) from t0 to t0+5s; meanwhile another replica took its sender's
+// resolve of the key at t0+4s, which found no incident open (resolved by
+// hand, or never opened) and left its mark. The sender then sent a new
+// firing, which the stopped replica read at t0+6s, within the grace
+// after its stop: arrivals stamps it at the stop's start at the earliest
+// (t0) and at t0+6s at the latest. It came after the resolve: a PagerDuty
+// or Opsgenie trigger of a new problem under the same key, an
+// Alertmanager group firing again with its alert's start unchanged (a
+// Prometheus restart restores it). Judged by its earliest, it was taken
+// as older than the resolve and opened nothing: a missed page. Judged by
+// its latest (WithReadAt), as unlessSuperseded judges a resolve read
+// after a stop, it opens and pages. Both stores.
+func TestFiringReadJustAfterAStopAfterAResolveThatFoundNoIncidentOpens(t *testing.T) {
+	t0 := fixedNow
+	a := lbl("X", "critical", "a")
+	amFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0.Add(-time.Minute)})
+	amResolved := amBody("resolved", "g", 0, amAlert{st: "resolved", labels: a, starts: t0.Add(-time.Minute), ends: t0.Add(3 * time.Second)})
+	ogFiring := `{"message":"disk full on db1","alias":"disk-db1","priority":"P1"}`
+	cfg := strings.Replace(noStorm, "integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+"}",
+		"integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+", opsgenie_key: "+ogKey+"}", 1)
+	type req struct{ path, body, auth string }
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name            string
+				resolve, firing req
+			}{
+				{"alertmanager", req{"/api/v1/alertmanager", amResolved, "Bearer " + amKey}, req{"/api/v1/alertmanager", amFiring, "Bearer " + amKey}},
+				{"pagerduty", req{"/v2/enqueue", pdEventBody("resolve", "k"), ""}, req{"/v2/enqueue", pdEventBody("trigger", "k"), ""}},
+				{"opsgenie", req{"/v2/alerts/disk-db1/close?identifierType=alias", `{"source":"alertmanager"}`, "GenieKey " + ogKey},
+					req{"/v2/alerts", ogFiring, "GenieKey " + ogKey}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					h := newHarness(t, withStore(open(t)), withConfig(cfg))
+					send := func(r req, earliest, latest time.Time) {
+						t.Helper()
+						h.d.server.o.Arrival = func(*http.Request) (time.Time, time.Time) { return earliest, latest }
+						var hdr []string
+						if r.auth != "" {
+							hdr = []string{"Authorization", r.auth}
+						}
+						if got := h.do("POST", r.path, r.body, hdr...); got.code/100 != 2 {
+							t.Fatalf("POST %s: %d %s", r.path, got.code, got.body)
+						}
+					}
+					// Taken by a replica that ran, at t0+4s: no incident.
+					h.clock.Set(t0.Add(4 * time.Second))
+					send(tc.resolve, h.clock.Now(), h.clock.Now())
+					// Read at t0+6s by the replica stopped from t0 to t0+5s.
+					h.clock.Set(t0.Add(6 * time.Second))
+					send(tc.firing, t0, h.clock.Now())
+					h.runUntil(t0.Add(time.Minute))
+					if l, pages := h.list(""), h.rec.lines(t0); len(l) != 1 || l[0].Status != "triggered" || len(pages) == 0 {
+						t.Fatalf("a firing that came after the resolve, read just after a stop: incidents %+v, pages %v; want one open that pages\n%s",
+							l, pages, h.logs)
+					}
+				})
+			}
+		})
 	}
 }

@@ -119,8 +119,20 @@ func (s *Service) resolvedBefore(ctx context.Context, cfg *policy.Config, a Aler
 		s.log.Warn("a stale firing's resolve mark could not be read: it opens its incident", "service", a.Service.Name, "source", a.Source, "err", err)
 		return false
 	}
+	// The firing at the latest it may have arrived (WithReadAt), not its
+	// earliest: a request read within the grace after a stop of this
+	// replica is stamped at the stop's start at the earliest, and may
+	// have come after it, after a resolve taken elsewhere meanwhile (a
+	// new problem under the same PagerDuty or Opsgenie key, a group
+	// firing again with its alert's start unchanged). So placed, it was
+	// dropped: a missed page. A firing read before the stop it was held
+	// through has both stamps before it, and is judged as before.
+	received := a.Received
+	if at := readAt(ctx); at.After(received) {
+		received = at
+	}
 	var m resolveMark
-	if json.Unmarshal(j.Data, &m) != nil || m.Source != a.Source || !m.Received.After(a.Received.Add(skew)) || m.Received.After(now.Add(skew)) {
+	if json.Unmarshal(j.Data, &m) != nil || m.Source != a.Source || !m.Received.After(received.Add(skew)) || m.Received.After(now.Add(skew)) {
 		return false
 	}
 	if a.Source == "alertmanager" {
@@ -141,7 +153,7 @@ func (s *Service) resolvedBefore(ctx context.Context, cfg *policy.Config, a Aler
 			"source", a.Source, "err", err)
 		return false
 	}
-	received := a.Received.UTC().Truncate(time.Millisecond)
+	received = received.UTC().Truncate(time.Millisecond)
 	s.log.Warn("alert received before its sender's resolve, which found no incident to end, and stored after it: superseded, opens nothing "+
 		"(no incident's timeline to say so in)", "service", a.Service.Name, "dedup_key", a.DedupKey, "source", a.Source, "received", received,
 		"resolve_received", m.Received.Truncate(time.Millisecond))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/internal/providertest"
 	"github.com/pagerd/pagerd/notify/twilio"
 )
@@ -31,7 +32,9 @@ func TestCallTakenForAVoicemailSaysWhatItWas(t *testing.T) {
 		!strings.Contains(body, "counts as not answered") || !strings.Contains(body, "<Hangup") || strings.Contains(body, "<Gather") {
 		t.Fatalf("a call taken for a voicemail: %d %s", code, body)
 	}
-	if v := h.incident(id); v.Status != "triggered" || !strings.Contains(v.Timeline[len(v.Timeline)-1].Detail, "voicemail pickup") {
-		t.Fatalf("after the voicemail pickup: %s %+v", v.Status, v.Timeline[len(v.Timeline)-1])
+	// The report, then the record that it was applied (report_applied).
+	if v := h.incident(id); v.Status != "triggered" || len(v.Timeline) < 2 || !strings.Contains(v.Timeline[len(v.Timeline)-2].Detail, "voicemail pickup") ||
+		v.Timeline[len(v.Timeline)-1].Type != incident.ReportApplied {
+		t.Fatalf("after the voicemail pickup: %s %+v", v.Status, v.Timeline[max(0, len(v.Timeline)-2):])
 	}
 }

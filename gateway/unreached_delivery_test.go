@@ -88,7 +88,11 @@ func TestLevelWhosePagesAreReportedNotDeliveredEscalatesAtOnce(t *testing.T) {
 					wantPages, wantEsc = "15m L2 bob push,17m L2 bob sms,20m L2 bob voice", "15m0s L2 not acknowledged within 15m"
 				}
 				if got := strings.Join(h.rec.lines(fixedNow), ","); got != wantPages {
-					t.Fatalf("pages sent: %s\nwant: %s", got, wantPages)
+					var tl []string
+					for _, e := range timeline(h, id) {
+						tl = append(tl, fmt.Sprintf("%s %s L%d %s %s step=%q ref=%s unreached=%v %s", e.At.Sub(fixedNow), e.Type, e.Level, e.User, e.Channel, e.Step, e.Ref, e.Unreached, e.Detail))
+					}
+					t.Fatalf("pages sent: %s\nwant: %s\ntimeline:\n%s\nlog:\n%s", got, wantPages, strings.Join(tl, "\n"), h.logs.String())
 				}
 				var esc []string
 				for _, e := range timeline(h, id) {

@@ -170,13 +170,17 @@ type timelineOf struct {
 func (s timelineOf) Timeline(context.Context, string) ([]store.Entry, error) { return s.tl, nil }
 
 // TestReportAgainNamesNoStep: a delivery report names its page's step,
-// for the state machine to count the page as reaching nobody, once: a
-// report of a page (or storm message) reported reaching nobody already,
-// before its record or after it (Twilio's callback twice, a signed report
-// replayed), names none, whether it finds its page in its wait (pageStep,
-// bundlePageStep) or after its own entry is noted (recordedBefore, its
-// own report last in the timeline). The state machine takes the page's
-// channel out of the person's later steps each time the step is named.
+// for the state machine to count the page as reaching nobody: a report
+// of a page (or storm message) reported reaching nobody before its record
+// names none (the record's write counted it), whether it finds its page
+// in its wait (pageStep, bundlePageStep) or after its own entry is noted
+// (recordedBefore, its own report last in the timeline). One reported
+// after its record (Twilio's callback twice, a signed report replayed)
+// names it in the wait: the first copy's write records that it was
+// applied, and the others apply nothing (ReportApplied); a copy that
+// named none and wrote first brought the person's step forward without
+// counting the page, and the level waited out its timeout. After its
+// note, where the page is found only then, it names none as before.
 func TestReportAgainNamesNoStep(t *testing.T) {
 	t0 := time.Date(2025, 9, 10, 6, 2, 0, 0, time.UTC)
 	page := store.Entry{At: t0, Type: "notify", User: "dan", Channel: "sms", Level: 1, Ref: "SM1", Step: "1.4"}
@@ -186,19 +190,20 @@ func TestReportAgainNamesNoStep(t *testing.T) {
 	cancelled := with(report, func(e *store.Entry) { e.Unreached = false })
 	d := notify.Delivery{User: "dan", Channel: "sms", Ref: "SM1", Failed: true, Unreached: true}
 	for _, c := range []struct {
-		name string
-		tl   []store.Entry
-		want string
+		name     string
+		tl       []store.Entry
+		wantWait string // in the wait, and of a storm message
+		want     string // after the note
 	}{
-		{"the first report", []store.Entry{page}, "1.4"},
-		{"reported after its page", []store.Entry{page, report}, ""},
-		{"reported before its page", []store.Entry{report, page}, ""},
-		{"another page reported", []store.Entry{other, page, other}, "1.4"},
-		{"a call cancelled", []store.Entry{page, cancelled}, "1.4"},
+		{"the first report", []store.Entry{page}, "1.4", "1.4"},
+		{"reported after its page", []store.Entry{page, report}, "1.4", ""},
+		{"reported before its page", []store.Entry{report, page}, "", ""},
+		{"another page reported", []store.Entry{other, page, other}, "1.4", "1.4"},
+		{"a call cancelled", []store.Entry{page, cancelled}, "1.4", "1.4"},
 	} {
 		t.Run("in the wait: "+c.name, func(t *testing.T) {
-			if step, found := pageStep(c.tl, d); !found || step != c.want {
-				t.Fatalf("pageStep: %q %v, want %q", step, found, c.want)
+			if step, found := pageStep(c.tl, d); !found || step != c.wantWait {
+				t.Fatalf("pageStep: %q %v, want %q", step, found, c.wantWait)
 			}
 		})
 		t.Run("after the note: "+c.name, func(t *testing.T) {
@@ -219,8 +224,8 @@ func TestReportAgainNamesNoStep(t *testing.T) {
 				}
 				return out
 			}
-			if step, found := bundlePageStep(inBundle(c.tl), "b1", d); !found || step != c.want {
-				t.Fatalf("bundlePageStep: %q %v, want %q", step, found, c.want)
+			if step, found := bundlePageStep(inBundle(c.tl), "b1", d); !found || step != c.wantWait {
+				t.Fatalf("bundlePageStep: %q %v, want %q", step, found, c.wantWait)
 			}
 		})
 	}

@@ -3,7 +3,6 @@ package policy
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -161,7 +160,7 @@ func wallLength(from, until time.Time, loc *time.Location) string {
 	case 1:
 		return parts[0]
 	}
-	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+	return series(parts, "and")
 }
 
 // FairnessWarnings are check-config's warnings for every schedule's

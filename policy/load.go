@@ -213,7 +213,7 @@ var knownVias = func() map[string]bool {
 }()
 
 // viaChoices is "log, webhook, ... or email".
-var viaChoices = strings.Join(vias[:len(vias)-1], ", ") + " or " + vias[len(vias)-1]
+var viaChoices = series(vias, "or")
 
 // defaultVia is the transport a contact uses when it names none.
 var defaultVia = map[string]string{ChannelPush: "pagerduty", ChannelSMS: "twilio", ChannelVoice: "twilio",

@@ -135,12 +135,7 @@ func (v *validator) logOnlyUsers() {
 		return
 	}
 	vias := v.cfg.providerVias()
-	and := strings.Join(vias, " and ")
-	or := strings.Join(vias, " or ")
-	if n := len(vias); n > 2 {
-		and = strings.Join(vias[:n-1], ", ") + " and " + vias[n-1]
-		or = strings.Join(vias[:n-1], ", ") + " or " + vias[n-1]
-	}
+	and, or := series(vias, "and"), series(vias, "or")
 	for i := range v.cfg.Users {
 		u := &v.cfg.Users[i]
 		where := paged[u.ID]
@@ -150,4 +145,13 @@ func (v *validator) logOnlyUsers() {
 		v.warnf(fmt.Sprintf("users[%s].contacts", u.ID), "every contact is via log, which writes their pages to %s and sends them nowhere, while other users are paged through %s: %s pages %s, who is woken by nothing; give them a contact that reaches them (via %s, as the others have), or take them out of %s and every other schedule and level that names them",
 			v.cfg.logWhere(), and, where, u.ID, or, where)
 	}
+}
+
+// series lists items as a sentence does: "a", "a and b", "a, b and c"
+// (conj "and", or "or").
+func series(items []string, conj string) string {
+	if n := len(items); n > 1 {
+		return strings.Join(items[:n-1], ", ") + " " + conj + " " + items[n-1]
+	}
+	return strings.Join(items, "")
 }

@@ -401,12 +401,11 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	jobs[heartbeat.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.heartbeats.Expire(ctx, j) }
 	jobs[maintenance.JobKind] = func(ctx context.Context, j *store.Job) (*store.Job, error) { return d.windows.Job(ctx, j) }
 	jobs[notices.Kind] = d.notices.Handle
-	// An answer remembered (a Twilio SMS reply's SID) is forgotten when
-	// its job comes due.
-	jobs[incident.AnswerKind] = func(context.Context, *store.Job) (*store.Job, error) { return nil, nil }
-	// So is a resolve that found no open incident (incident.ResolveMarkKeep
-	// after it).
-	jobs[incident.ResolveMarkKind] = func(context.Context, *store.Job) (*store.Job, error) { return nil, nil }
+	// An answer remembered (a Twilio SMS reply's SID), and a resolve that
+	// found no open incident (incident.ResolveMarkKeep after it), are
+	// forgotten when their job comes due: its run ends it.
+	forget := func(context.Context, *store.Job) (*store.Job, error) { return nil, nil }
+	jobs[incident.AnswerKind], jobs[incident.ResolveMarkKind] = forget, forget
 	// The document names who takes over, so it is made with the config
 	// pages go by (run-time overrides merged in), as the API makes it.
 	// Slack's poster is asked first whether it would post a schedule's

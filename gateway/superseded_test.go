@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -603,6 +604,84 @@ func TestFiringReceivedBeforeAnAlertOfItResolvedOpensNothing(t *testing.T) {
 			}
 			if !h.timelineHas(id, incident.FiringSuperseded, "received at "+t0.Add(20*time.Second).Format(time.RFC3339)) {
 				t.Fatalf("no firing_superseded entry: %s", timelineTypes(h.incident(id)))
+			}
+		})
+	}
+}
+
+// TestFiringReadJustAfterAStopAfterItsIncidentsResolveOpens: the mirror
+// of the stalled firing, with its incident resolved rather than never
+// opened. A replica was stopped (CPU starved, a VM paused) from t0 to
+// t0+5s; meanwhile another replica took the sender's resolve of the open
+// incident at t0+4s. The sender then sent a new firing of the key, which
+// the stopped replica read at t0+6s, within the grace after its stop:
+// arrivals stamps it at the stop's start at the earliest (t0) and at
+// t0+6s at the latest. It came after the resolve: a PagerDuty or Opsgenie
+// trigger of a new problem under the same key, an Alertmanager group
+// firing again with its alert's start unchanged. Judged by its earliest,
+// it was taken as received before the resolve and opened nothing, 2xx: a
+// missed page. Judged by its latest, as a resolve read after a stop is
+// (unlessSuperseded) and as a firing against a resolve that found
+// nothing open is (resolvedBefore), it opens an incident and pages. Both
+// stores.
+func TestFiringReadJustAfterAStopAfterItsIncidentsResolveOpens(t *testing.T) {
+	t0 := fixedNow
+	a := lbl("X", "critical", "a")
+	amFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0.Add(-time.Minute)})
+	amResolved := amBody("resolved", "g", 0, amAlert{st: "resolved", labels: a, starts: t0.Add(-time.Minute), ends: t0.Add(3 * time.Second)})
+	ogFiring := `{"message":"disk full on db1","alias":"disk-db1","priority":"P1"}`
+	cfg := strings.Replace(noStorm, "integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+"}",
+		"integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+", opsgenie_key: "+ogKey+"}", 1)
+	type req struct{ path, body, auth string }
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name            string
+				resolve, firing req
+			}{
+				{"alertmanager", req{"/api/v1/alertmanager", amResolved, "Bearer " + amKey}, req{"/api/v1/alertmanager", amFiring, "Bearer " + amKey}},
+				{"pagerduty", req{"/v2/enqueue", pdEventBody("resolve", "k"), ""}, req{"/v2/enqueue", pdEventBody("trigger", "k"), ""}},
+				{"opsgenie", req{"/v2/alerts/disk-db1/close?identifierType=alias", `{"source":"alertmanager"}`, "GenieKey " + ogKey},
+					req{"/v2/alerts", ogFiring, "GenieKey " + ogKey}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					h := newHarness(t, withStore(open(t)), withConfig(cfg))
+					send := func(r req, earliest, latest time.Time) {
+						t.Helper()
+						h.d.server.o.Arrival = func(*http.Request) (time.Time, time.Time) { return earliest, latest }
+						var hdr []string
+						if r.auth != "" {
+							hdr = []string{"Authorization", r.auth}
+						}
+						if got := h.do("POST", r.path, r.body, hdr...); got.code/100 != 2 {
+							t.Fatalf("POST %s: %d %s", r.path, got.code, got.body)
+						}
+					}
+					// Opened a minute before, resolved at t0+4s by a
+					// replica that ran.
+					h.clock.Set(t0.Add(-time.Minute))
+					send(tc.firing, h.clock.Now(), h.clock.Now())
+					h.clock.Set(t0.Add(4 * time.Second))
+					send(tc.resolve, h.clock.Now(), h.clock.Now())
+					if l := h.list(""); len(l) != 1 || l[0].Status != "resolved" {
+						t.Fatalf("after the sender's resolve: %+v; want one incident, resolved", l)
+					}
+					// Read at t0+6s by the replica stopped from t0 to t0+5s.
+					h.clock.Set(t0.Add(6 * time.Second))
+					send(tc.firing, t0, h.clock.Now())
+					h.runUntil(t0.Add(time.Minute))
+					l := h.list("")
+					open := 0
+					for _, i := range l {
+						if i.Status == "triggered" {
+							open++
+						}
+					}
+					if pages := h.rec.lines(t0.Add(5 * time.Second)); len(l) != 2 || open != 1 || len(pages) == 0 {
+						t.Fatalf("a firing that came after its incident's resolve, read just after a stop: incidents %+v, pages since %v; want a new one open that pages\n%s",
+							l, pages, h.logs)
+					}
+				})
 			}
 		})
 	}

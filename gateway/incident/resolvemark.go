@@ -119,18 +119,7 @@ func (s *Service) resolvedBefore(ctx context.Context, cfg *policy.Config, a Aler
 		s.log.Warn("a stale firing's resolve mark could not be read: it opens its incident", "service", a.Service.Name, "source", a.Source, "err", err)
 		return false
 	}
-	// The firing at the latest it may have arrived (WithReadAt), not its
-	// earliest: a request read within the grace after a stop of this
-	// replica is stamped at the stop's start at the earliest, and may
-	// have come after it, after a resolve taken elsewhere meanwhile (a
-	// new problem under the same PagerDuty or Opsgenie key, a group
-	// firing again with its alert's start unchanged). So placed, it was
-	// dropped: a missed page. A firing read before the stop it was held
-	// through has both stamps before it, and is judged as before.
-	received := a.Received
-	if at := readAt(ctx); at.After(received) {
-		received = at
-	}
+	received := latestArrival(ctx, a)
 	var m resolveMark
 	if json.Unmarshal(j.Data, &m) != nil || m.Source != a.Source || !m.Received.After(received.Add(skew)) || m.Received.After(now.Add(skew)) {
 		return false

@@ -89,6 +89,26 @@ func readAt(ctx context.Context) time.Time {
 	return at
 }
 
+// latestArrival is the latest a, a firing, may have arrived: its
+// request's WithReadAt, or a.Received when that is later or ctx has none.
+// A firing is judged by it against a resolve of its sender (superseded,
+// resolvedBefore), not by its earliest: a request read within the grace
+// after a stop of this replica is stamped at the stop's start at the
+// earliest, and may have come after the stop, after a resolve taken
+// elsewhere meanwhile (a new problem under the same PagerDuty or Opsgenie
+// key, a group firing again with its alert's start unchanged). Placed at
+// its earliest, it was dropped: a missed page. A firing read before the
+// stop it was held through has both stamps before it, and is judged as
+// before; one that waited out a paused VM outside it is stamped by the
+// kernel as the VM resumes, and opens its incident (a false page, which
+// a person can end, where the other reading misses one).
+func latestArrival(ctx context.Context, a Alert) time.Time {
+	if at := readAt(ctx); at.After(a.Received) {
+		return at
+	}
+	return a.Received
+}
+
 // resolveSuperseded says of late, the incident a resolve its sender sent
 // left open (unlessSuperseded), why: a resolve_superseded entry in its
 // timeline (best effort: the resolve was taken, and is answered 2xx, as

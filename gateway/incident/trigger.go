@@ -263,7 +263,9 @@ func ReceivedSkew(cfg *policy.Config) time.Duration {
 // received before the latest incident with its dedup key, resolved, was
 // resolved, and its write landed after that resolve. When the resolve was
 // received after a (store.Entry.Received, by more than the shared clock's
-// skew), a was, in the order pagerd received them, a repeat of that
+// skew; a at the latest it may have arrived, latestArrival, as one read
+// just after a stop of this replica may have come after a resolve taken
+// elsewhere during it), a was, in the order pagerd received them, a repeat of that
 // incident; opened, it pages for an outage its sender has since said is
 // over, and stays open, as the sender says nothing more of an alert it
 // resolved. When that resolve is its sender's own (Alertmanager's
@@ -322,12 +324,14 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 	// store, may have made well after a firing its sender sent next was
 	// received. Not known (a replica off the shared clock, or one that
 	// did not keep it), the firing may be that new one.
-	if resolve == nil || resolve.Actor != a.Source || !resolve.Received.After(a.Received.Add(ReceivedSkew(cfg))) ||
+	// The firing at the latest it may have arrived (latestArrival).
+	received := latestArrival(ctx, a)
+	if resolve == nil || resolve.Actor != a.Source || !resolve.Received.After(received.Add(ReceivedSkew(cfg))) ||
 		resolve.At.After(now.Add(ReceivedSkew(cfg))) || newer {
 		a.opensAnyway = true
 		return s.trigger(ctx, cfg, a)
 	}
-	received := a.Received.UTC().Truncate(time.Millisecond)
+	received = received.UTC().Truncate(time.Millisecond)
 	detail := "a firing " + a.Source + " sent before it resolved this incident, received at " + received.Format(time.RFC3339Nano) +
 		", was written after the resolve (or found it resolved when it raised this incident): it opens no incident (received in order, it was a repeat of this one)"
 	if err := s.Note(ctx, id, store.Entry{At: now, Type: FiringSuperseded, Actor: "pagerd", Detail: detail}); err != nil {

@@ -185,6 +185,7 @@ const (
 	loadQTarget   = "          - {schedule: demo, tier: primary}\n"
 	loadQTimeout  = "        timeout: 15m\n"
 	loadQPolicy   = "    escalation_policy: demo\n"
+	loadQOGKey    = "      opsgenie_key: demo0000000000000000000000000000\n"
 	loadQAMKey    = "      alertmanager_key: demo0000000000000000000000000000\n"
 	loadQKeys     = loadQAMKey + "      pagerduty_routing_key: demo0000000000000000000000000000\n"
 	// loadQRules starts a rules list; cases insert it after the integration
@@ -1639,13 +1640,13 @@ func TestSecretNeverPrintedByMarshal(t *testing.T) {
 	loadNoSecret(t, "yaml.Marshal(*Config)", string(y))
 	loadNoSecret(t, "json.Marshal(*Config)", string(j))
 	loadNoSecret(t, "json.MarshalIndent(Services)", string(ji))
-	// The fields are still there, hidden: two tokens, two keys and the
+	// The fields are still there, hidden: two tokens, three keys and the
 	// quickstart's link secret.
-	if n := strings.Count(string(y), "<secret>"); n != 5 {
-		t.Errorf("yaml shows <secret> %d times, want 5:\n%s", n, y)
+	if n := strings.Count(string(y), "<secret>"); n != 6 {
+		t.Errorf("yaml shows <secret> %d times, want 6:\n%s", n, y)
 	}
-	if n := strings.Count(string(j), `"<secret>"`) + strings.Count(string(j), `"\u003csecret\u003e"`); n != 5 {
-		t.Errorf("json shows <secret> %d times, want 5:\n%s", n, j)
+	if n := strings.Count(string(j), `"<secret>"`) + strings.Count(string(j), `"\u003csecret\u003e"`); n != 6 {
+		t.Errorf("json shows <secret> %d times, want 6:\n%s", n, j)
 	}
 }
 

@@ -29,7 +29,7 @@ func TestWarnings(t *testing.T) {
 		},
 		{
 			name: "a service no alert can reach", base: "quickstart.yaml",
-			edits: []string{"    integrations:\n" + loadQKeys, ""},
+			edits: []string{"    integrations:\n" + loadQOGKey + loadQKeys, ""},
 			field: "services[demo].integrations",
 			words: []string{"no integration key", "no alert can reach", "pages nobody"},
 		},

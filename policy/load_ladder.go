@@ -103,22 +103,58 @@ const MaxFirstStep = time.Hour
 // page does go out, and a vendor's export (PagerDuty's
 // start_delay_in_minutes, Opsgenie's delays) may hold such a rule, which
 // pagerd import must carry into a config that loads, its report listing
-// the warning. The low-urgency ladder is judged only when some service
-// pages at low urgency; the defaults start at 0s.
+// the warning. When others are paged through providers, the first step
+// judged is the first that reaches the person (its contact not via log):
+// a log step at 0s and SMS at 30d wake nobody for 30 days as surely as
+// SMS at 30d alone. A ladder no step of which reaches them is
+// logOnlyLadders' or logOnlyUsers' to warn of; in an all-log config (the
+// quickstart) the first step is judged, whatever its transport. The
+// low-urgency ladder is judged only when some service pages at low
+// urgency; the defaults start at 0s.
 func (v *validator) lateFirstSteps() {
 	low := v.pagesLow()
+	providers := len(v.cfg.providerVias()) > 0
 	for _, l := range v.ladders {
 		if l.urgency == UrgencyLow && !low {
 			continue
 		}
 		steps := l.user.NotificationRules.For(l.urgency)
-		if len(steps) == 0 || time.Duration(steps[0].After) <= MaxFirstStep {
-			continue // sorted by after: the first is the earliest
+		if len(steps) == 0 {
+			continue
 		}
-		first := steps[0]
+		first, logged := steps[0], []string(nil) // sorted by after: the first is the earliest
+		if providers {
+			first, logged = firstReaching(l.user, steps)
+		}
+		if time.Duration(first.After) <= MaxFirstStep {
+			continue
+		}
+		if len(logged) > 0 {
+			v.warnf(l.field, "the first step that reaches them (%s at %s) comes more than %s after %s is paged, and before it only steps via log (%s), which write the page to %s and send it nowhere: their %s-urgency pages wake nobody for %s (paged again meanwhile, by a repeat or a later level, their ladder starts over, so it may never come); bring a step on a contact not via log within %s",
+				first.Channel, first.After, Duration(MaxFirstStep), l.user.ID, strings.Join(logged, ", "), v.cfg.logWhere(), l.urgency, first.After, Duration(MaxFirstStep))
+			continue
+		}
 		v.warnf(l.field, "the first step (%s at %s) comes more than %s after %s is paged, and nothing reaches them before it: their %s-urgency pages wake nobody for %s (paged again meanwhile, by a repeat or a later level, their ladder starts over, so it may never come); bring the first step within %s (0s pages at once, as the default ladder does)",
 			first.Channel, first.After, Duration(MaxFirstStep), l.user.ID, l.urgency, first.After, Duration(MaxFirstStep))
 	}
+}
+
+// firstReaching is the first of u's steps whose contact is not via log,
+// with the steps via log before it ("push at 0s"); the first step, and
+// none, when every step is via log.
+func firstReaching(u *User, steps []NotifyStep) (NotifyStep, []string) {
+	via := map[string]string{}
+	for _, ct := range u.Contacts {
+		via[ct.Channel] = ct.Via
+	}
+	var logged []string
+	for _, st := range steps {
+		if via[st.Channel] != "log" {
+			return st, logged
+		}
+		logged = append(logged, fmt.Sprintf("%s at %s", st.Channel, st.After))
+	}
+	return steps[0], nil
 }
 
 // logOnlyUsers warns about each user whose every contact is via log and

@@ -268,9 +268,12 @@ func writeFile(path, content string) error { return os.WriteFile(path, []byte(co
 // anyone else meanwhile, and paged again first (a repeat, a later level)
 // their ladder starts over, so it may never come. An hour itself passes;
 // the low-urgency ladder is judged only when a service pages at low
-// urgency.
+// urgency. Beside a contact that reaches the person, the step judged is
+// the first that reaches them: a log step at 0s is no page; in an all-log
+// config (the quickstart) it is.
 func TestLateFirstStepWarns(t *testing.T) {
 	const high = "      high:\n        - {after: 0s, channel: push}\n        - {after: 2m, channel: sms}\n        - {after: 5m, channel: voice}\n"
+	const logPush, ntfyPush = "      - {channel: push, via: log}\n", "      - {channel: push, via: ntfy, address: \"https://ntfy.sh/oncall-demo\"}\n"
 	for _, tc := range []struct {
 		name  string
 		edits []string
@@ -290,6 +293,14 @@ func TestLateFirstStepWarns(t *testing.T) {
 			edits: []string{high, high + "      low:\n        - {after: 2h, channel: push}\n",
 				"    escalation_policy: demo\n", "    escalation_policy: demo\n    targets:\n      P3: {urgency: low}\n"},
 			want: []string{"users[demo].notification_rules.low: the first step (push at 2h)", "low-urgency"}},
+		{name: "a log step at 0s, the first that reaches them at 30d",
+			edits: []string{logPush, ntfyPush, high, "      high:\n        - {after: 0s, channel: sms}\n        - {after: 30d, channel: push}\n"},
+			want: []string{"users[demo].notification_rules.high: the first step that reaches them (push at 30d)", "more than 1h after demo is paged",
+				"before it only steps via log (sms at 0s)", "nobody for 30d", "bring a step on a contact not via log within 1h"}},
+		{name: "a log step at 0s, the first that reaches them within the hour",
+			edits: []string{logPush, ntfyPush, high, "      high:\n        - {after: 0s, channel: sms}\n        - {after: 1h, channel: push}\n"}},
+		{name: "a log step at 0s and a later one, every contact via log",
+			edits: []string{high, "      high:\n        - {after: 0s, channel: sms}\n        - {after: 30d, channel: push}\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			text := loadEdit(t, loadExampleText(t, "quickstart.yaml"), tc.edits...)
@@ -299,7 +310,7 @@ func TestLateFirstStepWarns(t *testing.T) {
 			}
 			var got []string
 			for _, w := range cfg.warnings {
-				if strings.Contains(w, "the first step (") {
+				if strings.Contains(w, "the first step") {
 					got = append(got, w)
 				}
 			}

@@ -91,6 +91,9 @@ func (s *Server) createOverride(c echo.Context) error {
 		pair := viewOverride(cfg, made[1])
 		v.SwapOverride = &pair
 	}
+	for _, o := range made {
+		v.Warnings = append(v.Warnings, cfg.OnCallWarnings(o.User, o.Tier, o.Replaces)...)
+	}
 	return c.JSON(http.StatusCreated, v)
 }
 

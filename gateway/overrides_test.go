@@ -162,6 +162,58 @@ func TestOverridesAPISwap(t *testing.T) {
 	}
 }
 
+// TestOverrideAnswerWarnsWhenNobodyIsWoken: an override that puts on
+// call someone whose every contact is via log, in place of someone paged
+// through a provider, is made (the config says who may be paged), and
+// its answer warns that they are woken by nothing; so does one whose
+// ladder reaches them only after a day (check-config's warning on it).
+// One for a person a provider reaches carries no warnings.
+func TestOverrideAnswerWarnsWhenNobodyIsWoken(t *testing.T) {
+	cfg := strings.NewReplacer(
+		"{id: ann, name: Ann, contacts: [{channel: push, via: log}", `{id: ann, name: Ann, contacts: [{channel: push, via: ntfy, address: "https://ntfy.sh/oncall-ann"}`,
+		"{id: bob, name: Bob, contacts: [{channel: push, via: log}", `{id: bob, name: Bob, contacts: [{channel: push, via: ntfy, address: "https://ntfy.sh/oncall-bob"}`,
+	).Replace(overridesConfig)
+	cfg = strings.Replace(cfg, "users:\n", "users:\n  - {id: dee, contacts: [{channel: push, via: ntfy, address: \"https://ntfy.sh/oncall-dee\"}, {channel: sms, via: log}],\n"+
+		"     notification_rules: {high: [{after: 0s, channel: sms}, {after: 1d, channel: push}]}}\n", 1)
+	h := newHarness(t, withConfig(cfg))
+	for _, tc := range []struct {
+		name, body string
+		want       []string // words of the one warning; nil: none
+	}{
+		{name: "log-only in place of ntfy", body: `{"tier":"primary","user":"cat","duration":"4h"}`,
+			want: []string{"cat's every contact is via log", "while ann, whom they replace on primary, is paged through ntfy", "cat is woken by nothing"}},
+		{name: "a ladder that reaches them after a day", body: `{"tier":"primary","user":"dee","start":"2025-09-10T10:00:00Z","end":"2025-09-10T12:00:00Z"}`,
+			want: []string{"users[dee].notification_rules.high: the first step that reaches them (push at 1d)"}},
+		{name: "a person ntfy reaches", body: `{"tier":"primary","user":"bob","start":"2025-09-10T12:00:00Z","end":"2025-09-10T14:00:00Z"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.api("POST", "/api/v1/schedules/s/overrides", tc.body)
+			if r.code != 201 {
+				t.Fatalf("create: %d %s", r.code, r.body)
+			}
+			var made struct {
+				ID       string
+				Warnings []string
+			}
+			r.json(t, &made)
+			if tc.want == nil {
+				if strings.Contains(r.body, `"warnings"`) {
+					t.Fatalf("answer %s, want no warnings", r.body)
+				}
+				return
+			}
+			if made.ID == "" || len(made.Warnings) != 1 {
+				t.Fatalf("answer %s, want an override and one warning", r.body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(made.Warnings[0], w) {
+					t.Errorf("warning %q does not say %q", made.Warnings[0], w)
+				}
+			}
+		})
+	}
+}
+
 // An override made through one replica's API decides who the other
 // replica pages for an alert it takes a moment later (the broadcast on the
 // overrides topic).

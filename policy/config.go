@@ -52,6 +52,10 @@ type Config struct {
 	// are not there now (field: what is missing).
 	warnings []string
 	missing  []string
+	// ladderWarnings are, by user id, the warnings on the user's ladders
+	// that their pages reach nobody for real (logOnlyLadders,
+	// lateFirstSteps), for OnCallWarnings.
+	ladderWarnings map[string][]string
 }
 
 // Warnings are what check-config prints about a config that loads but will

@@ -301,6 +301,16 @@ func (v *validator) warnf(field, format string, args ...any) {
 	v.cfg.warnings = append(v.cfg.warnings, v.fromEnv(field)+": "+fmt.Sprintf(format, args...))
 }
 
+// ladderWarnf is warnf on one of a user's ladders, kept for
+// OnCallWarnings: whoever puts the user on call at run time is told it.
+func (v *validator) ladderWarnf(l ladderOf, format string, args ...any) {
+	v.warnf(l.field, format, args...)
+	if v.cfg.ladderWarnings == nil {
+		v.cfg.ladderWarnings = map[string][]string{}
+	}
+	v.cfg.ladderWarnings[l.user.ID] = append(v.cfg.ladderWarnings[l.user.ID], v.cfg.warnings[len(v.cfg.warnings)-1])
+}
+
 // secret resolves a secret field from its value, ${ENV} or _file twin. One
 // that is not there yet is noted for `pagerd serve` (Config.CheckSecrets)
 // rather than refused, so the read-only commands work without it.

@@ -66,7 +66,7 @@ func (v *validator) logOnlyLadders() {
 		if len(reaching) > 1 {
 			contacts = "contacts"
 		}
-		v.warnf(l.field, "%s (%s) goes to a contact via log, which writes the page to %s and sends it nowhere: %s's %s-urgency pages wake nobody and never use their %s %s; add a step on %s to notification_rules.%s, or move those contacts off log",
+		v.ladderWarnf(l, "%s (%s) goes to a contact via log, which writes the page to %s and sends it nowhere: %s's %s-urgency pages wake nobody and never use their %s %s; add a step on %s to notification_rules.%s, or move those contacts off log",
 			which, strings.Join(at, ", "), v.cfg.logWhere(), u.ID, l.urgency, strings.Join(reaching, " and "), contacts, strings.Join(reaching, " or "), l.urgency)
 	}
 }
@@ -130,11 +130,11 @@ func (v *validator) lateFirstSteps() {
 			continue
 		}
 		if len(logged) > 0 {
-			v.warnf(l.field, "the first step that reaches them (%s at %s) comes more than %s after %s is paged, and before it only steps via log (%s), which write the page to %s and send it nowhere: their %s-urgency pages wake nobody for %s (paged again meanwhile, by a repeat or a later level, their ladder starts over, so it may never come); bring a step on a contact not via log within %s",
+			v.ladderWarnf(l, "the first step that reaches them (%s at %s) comes more than %s after %s is paged, and before it only steps via log (%s), which write the page to %s and send it nowhere: their %s-urgency pages wake nobody for %s (paged again meanwhile, by a repeat or a later level, their ladder starts over, so it may never come); bring a step on a contact not via log within %s",
 				first.Channel, first.After, Duration(MaxFirstStep), l.user.ID, strings.Join(logged, ", "), v.cfg.logWhere(), l.urgency, first.After, Duration(MaxFirstStep))
 			continue
 		}
-		v.warnf(l.field, "the first step (%s at %s) comes more than %s after %s is paged, and nothing reaches them before it: their %s-urgency pages wake nobody for %s (paged again meanwhile, by a repeat or a later level, their ladder starts over, so it may never come); bring the first step within %s (0s pages at once, as the default ladder does)",
+		v.ladderWarnf(l, "the first step (%s at %s) comes more than %s after %s is paged, and nothing reaches them before it: their %s-urgency pages wake nobody for %s (paged again meanwhile, by a repeat or a later level, their ladder starts over, so it may never come); bring the first step within %s (0s pages at once, as the default ladder does)",
 			first.Channel, first.After, Duration(MaxFirstStep), l.user.ID, l.urgency, first.After, Duration(MaxFirstStep))
 	}
 }

@@ -166,17 +166,56 @@ func (c *Config) providerVias() []string {
 // provider wakes, such a user is no demo: their pages reach nobody.
 // Empty when every contact is via log (the quickstart, a demo).
 func (c *Config) logOnlyPaged() map[string]string {
-	if len(c.providerVias()) == 0 {
+	vias := c.providerVias()
+	if len(vias) == 0 {
 		return nil
 	}
 	from := c.pagedFrom()
 	out := map[string]string{}
 	for i := range c.Users {
-		if u := &c.Users[i]; isLogOnly(u) && from[u.ID] != "" {
+		if u := &c.Users[i]; wokenByNothing(u, vias) && from[u.ID] != "" {
 			out[u.ID] = from[u.ID]
 		}
 	}
 	return out
+}
+
+// wokenByNothing is whether u, paged, is woken by nothing while others
+// are woken through vias (providerVias): every contact of u's is via log.
+func wokenByNothing(u *User, vias []string) bool {
+	return len(vias) > 0 && isLogOnly(u)
+}
+
+// OnCallWarnings say why user, put on tier at run time (an override) in
+// place of replaces ("" when nobody held it), would not be woken for
+// real, by check-config's own rules: every contact of theirs is via log
+// while others are paged through providers (logOnlyPaged's rule), or a
+// ladder of theirs pages through the log alone or reaches them only
+// after MaxFirstStep (the warnings logOnlyLadders and lateFirstSteps gave
+// as the config loaded). The override stands (the config says who may
+// be paged), but whoever makes it must be told, as check-config tells of
+// such a user in a tier of the file. None for a user the config lacks.
+func (c *Config) OnCallWarnings(user, tier, replaces string) []string {
+	u := c.User(user)
+	if u == nil {
+		return nil
+	}
+	var out []string
+	if vias := c.providerVias(); wokenByNothing(u, vias) {
+		others := "other users are paged through " + series(vias, "and")
+		if r := c.User(replaces); r != nil && !isLogOnly(r) {
+			var theirs []string
+			for _, ct := range r.Contacts {
+				if ct.Via != "log" && !slices.Contains(theirs, ct.Via) {
+					theirs = append(theirs, ct.Via)
+				}
+			}
+			others = fmt.Sprintf("%s, whom they replace on %s, is paged through %s", r.ID, tier, series(theirs, "and"))
+		}
+		out = append(out, fmt.Sprintf("%s's every contact is via log, which writes their pages to %s and sends them nowhere, while %s: on %s, %s is woken by nothing; give them a contact that reaches them (via %s) in the config, or put on call someone who has one",
+			u.ID, c.logWhere(), others, tier, u.ID, series(vias, "or")))
+	}
+	return append(out, c.ladderWarnings[u.ID]...)
 }
 
 // pagedFrom is, for each user the config pages, the first field that

@@ -136,3 +136,31 @@ func TestLogOnlyUserPagedBesideRealContactsWarns(t *testing.T) {
 		})
 	}
 }
+
+// TestOnCallWarningsForAnOverride: a log-only person put on call at run
+// time is warned about by logOnlyUsers' rule, naming whom they replace
+// when a provider pages that person, else the providers others use; in
+// an all-log config (the quickstart) and for a user the config lacks,
+// nothing is said.
+func TestOnCallWarningsForAnOverride(t *testing.T) {
+	log := []Contact{{Channel: ChannelPush, Via: "log"}}
+	c := &Config{Users: []User{{ID: "ann", Contacts: log}, {ID: "cat", Contacts: log}}}
+	c.users = map[string]*User{"ann": &c.Users[0], "cat": &c.Users[1]}
+	if w := c.OnCallWarnings("cat", "primary", "ann"); len(w) != 0 {
+		t.Errorf("every contact via log: warnings %q, want none", w)
+	}
+	c.Users = append(c.Users, User{ID: "bob", Contacts: []Contact{{Channel: ChannelPush, Via: "ntfy"}}})
+	c.users = map[string]*User{"ann": &c.Users[0], "cat": &c.Users[1], "bob": &c.Users[2]}
+	for _, tc := range []struct{ user, replaces, want string }{
+		{"cat", "bob", "while bob, whom they replace on primary, is paged through ntfy: on primary, cat is woken by nothing"},
+		{"cat", "ann", "while other users are paged through ntfy: on primary, cat is woken by nothing"},
+		{"cat", "", "while other users are paged through ntfy"},
+		{"bob", "ann", ""},
+		{"zed", "ann", ""},
+	} {
+		w := c.OnCallWarnings(tc.user, "primary", tc.replaces)
+		if tc.want == "" && len(w) != 0 || tc.want != "" && (len(w) != 1 || !strings.HasPrefix(w[0], tc.user+"'s every contact is via log") || !strings.Contains(w[0], tc.want)) {
+			t.Errorf("%s in place of %q: warnings %q, want %q", tc.user, tc.replaces, w, tc.want)
+		}
+	}
+}

@@ -58,7 +58,7 @@ func (f serverFlags) client() (*overrides.Client, error) {
 
 // mergeServer merges a running pagerd's run-time overrides into cfg when
 // --server is given, warning on stderr of each one the server pages by
-// that cfg cannot show (warnSkipped).
+// that cfg cannot show (warnAll).
 func mergeServer(f serverFlags, cfg *policy.Config, cmd string, stderr io.Writer) (*policy.Config, error) {
 	if *f.server == "" {
 		return cfg, nil
@@ -70,15 +70,17 @@ func mergeServer(f serverFlags, cfg *policy.Config, cmd string, stderr io.Writer
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	merged, skipped, err := c.Merge(ctx, cfg)
-	warnSkipped(stderr, cmd, skipped)
+	warnAll(stderr, cmd, skipped)
 	return merged, err
 }
 
-// warnSkipped says on stderr which overrides the server pages by that the
-// local config cannot show: the answer names someone else for their spans.
-func warnSkipped(stderr io.Writer, cmd string, skipped []string) {
-	for _, s := range skipped {
-		fmt.Fprintf(stderr, "pagerd %s: warning: %s\n", cmd, s)
+// warnAll says each warning on stderr: the overrides the server pages by
+// that the local config cannot show (the answer names someone else for
+// their spans), the people an override puts on call who would not be
+// woken for real.
+func warnAll(stderr io.Writer, cmd string, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "pagerd %s: warning: %s\n", cmd, w)
 	}
 }
 
@@ -134,6 +136,7 @@ func runOverrideAdd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "override add", err)
 	}
+	warnAll(stderr, "override add", m.Warnings)
 	if *out == "json" {
 		return jsonOut(stdout, stderr, "override add", m)
 	}

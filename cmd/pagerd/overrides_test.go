@@ -111,6 +111,31 @@ func TestOverrideListSaysWhatIsLeftOut(t *testing.T) {
 	}
 }
 
+// TestOverrideAddPrintsTheWarnings: the API made the override and warns
+// that its user is woken by nothing; pagerd override add prints each
+// warning on stderr and exits 0 (the override is made), in text and in
+// JSON, whose answer carries them too.
+func TestOverrideAddPrintsTheWarnings(t *testing.T) {
+	const warning = "cat's every contact is via log, which writes their pages to pagerd's output and sends them nowhere, while ann, whom they replace on primary, is paged through twilio"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"id":"ov-1","schedule":"s","tier":"primary","user":"cat","start":"2025-09-10T06:00:00Z","end":"2025-09-10T10:00:00Z",`+
+			`"created_by":"api:ops","created_at":"2025-09-10T06:00:00Z","replaces":"ann","warnings":["`+warning+`"]}`)
+	}))
+	defer srv.Close()
+	t.Setenv("PAGERD_API_TOKEN", "t")
+	for _, format := range []string{"text", "json"} {
+		out, errOut, code := pagerd(t, "override", "add", "--server", srv.URL, "--schedule", "s", "--tier", "primary", "--user", "cat", "--for", "4h", "-o", format)
+		if code != 0 || !strings.Contains(out, "ov-1") {
+			t.Errorf("-o %s: exit %d %s%s", format, code, out, errOut)
+		}
+		if errOut != "pagerd override add: warning: "+warning+"\n" {
+			t.Errorf("-o %s: stderr %q, want the warning", format, errOut)
+		}
+	}
+}
+
 // TestOverrideListSaysWhenThereAreNone: a schedule with no overrides made
 // at run time gets a sentence, not a header alone, which reads as an
 // answer cut short; -o json stays an empty list.

@@ -247,7 +247,7 @@ func withRunTimeOverrides(ctx context.Context, f historyFlags, src history.Sourc
 			return nil, err
 		}
 		merged, skipped, err := c.Merge(ctx, cfg)
-		warnSkipped(stderr, cmd, skipped)
+		warnAll(stderr, cmd, skipped)
 		return merged, err
 	}
 	// A source that cannot say which overrides were made would pay and

@@ -32,6 +32,10 @@ type Made struct {
 	// override (LeftOut): a reload took its tier or user away.
 	LeftOut      string `json:"left_out,omitempty"`
 	SwapOverride *Made  `json:"swap_override,omitempty"`
+	// Warnings, in the answer that made it, say whom it (or the swap's
+	// other half) puts on call who would not be woken for real
+	// (policy.Config.OnCallWarnings): the override is made all the same.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // CreateBody is POST .../overrides's body: Tier and User from Start to

@@ -166,12 +166,14 @@ func TestOverridesAPISwap(t *testing.T) {
 // call someone whose every contact is via log, in place of someone paged
 // through a provider, is made (the config says who may be paged), and
 // its answer warns that they are woken by nothing; so does one whose
-// ladder reaches them only after a day (check-config's warning on it).
-// One for a person a provider reaches carries no warnings.
+// ladder reaches them only after a day (check-config's warning on it),
+// and a swap whose other half puts them on call. One for a person a
+// provider reaches carries no warnings.
 func TestOverrideAnswerWarnsWhenNobodyIsWoken(t *testing.T) {
 	cfg := strings.NewReplacer(
 		"{id: ann, name: Ann, contacts: [{channel: push, via: log}", `{id: ann, name: Ann, contacts: [{channel: push, via: ntfy, address: "https://ntfy.sh/oncall-ann"}`,
 		"{id: bob, name: Bob, contacts: [{channel: push, via: log}", `{id: bob, name: Bob, contacts: [{channel: push, via: ntfy, address: "https://ntfy.sh/oncall-bob"}`,
+		"{name: secondary, start: 2025-01-06, members: [bob]}", "{name: secondary, start: 2025-01-06, members: [cat, bob]}",
 	).Replace(overridesConfig)
 	cfg = strings.Replace(cfg, "users:\n", "users:\n  - {id: dee, contacts: [{channel: push, via: ntfy, address: \"https://ntfy.sh/oncall-dee\"}, {channel: sms, via: log}],\n"+
 		"     notification_rules: {high: [{after: 0s, channel: sms}, {after: 1d, channel: push}]}}\n", 1)
@@ -184,6 +186,9 @@ func TestOverrideAnswerWarnsWhenNobodyIsWoken(t *testing.T) {
 			want: []string{"cat's every contact is via log", "while ann, whom they replace on primary, is paged through ntfy", "cat is woken by nothing"}},
 		{name: "a ladder that reaches them after a day", body: `{"tier":"primary","user":"dee","start":"2025-09-10T10:00:00Z","end":"2025-09-10T12:00:00Z"}`,
 			want: []string{"users[dee].notification_rules.high: the first step that reaches them (push at 1d)"}},
+		{name: "a swap whose other half puts cat on call", body: `{"tier":"secondary","user":"bob","start":"2025-09-15T00:00:00Z","end":"2025-09-22T00:00:00Z",` +
+			`"swap_start":"2025-09-08T00:00:00Z","swap_end":"2025-09-15T00:00:00Z"}`,
+			want: []string{"cat's every contact is via log", "while bob, whom they replace on secondary, is paged through ntfy"}},
 		{name: "a person ntfy reaches", body: `{"tier":"primary","user":"bob","start":"2025-09-10T12:00:00Z","end":"2025-09-10T14:00:00Z"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

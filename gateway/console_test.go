@@ -1085,6 +1085,29 @@ func TestConsoleOffWithoutSessionKey(t *testing.T) {
 	}
 }
 
+// TestConsoleOverrideWarnsWhenNobodyIsWoken: the console's override form,
+// like the API, makes an override that puts on call a person whose every
+// contact is via log in place of one ntfy reaches, and says they are
+// woken by nothing.
+func TestConsoleOverrideWarnsWhenNobodyIsWoken(t *testing.T) {
+	cfg := strings.NewReplacer(
+		"contacts: [{channel: push, via: log}, {channel: sms, via: log}, {channel: voice, via: log}]}\n  - {id: bob",
+		`contacts: [{channel: push, via: ntfy, address: "https://ntfy.sh/oncall-ann"}]}`+"\n  - {id: bob",
+		"users:\n", "users:\n  - {id: cat, name: Cat, contacts: [{channel: push, via: log}]}\n",
+	).Replace(consoleConfig(t, ""))
+	h := newHarness(t, withConfig(cfg))
+	ann := newUIClient(t, h.url)
+	ann.signIn("ann", consolePassword)
+	cal := ann.get("/ui/schedules/s")
+	r := ann.post(cal.body, "/ui/schedules/s/overrides", url.Values{"kind": {"override"}, "tier": {"primary"}, "user": {"cat"},
+		"start": {"2025-09-10T06:00"}, "end": {"2025-09-10T10:00"}})
+	if r.code != http.StatusSeeOther {
+		t.Fatalf("add: %d %s", r.code, r.body)
+	}
+	mustContain(t, "after adding", ann.follow(r).body, "Override made: Cat holds primary",
+		"Warning: cat&#39;s every contact is via log", "while ann, whom they replace on primary, is paged through ntfy")
+}
+
 func TestConsoleOverrides(t *testing.T) {
 	h, idp := consoleHarness(t)
 	ann := newUIClient(t, h.url)

@@ -134,6 +134,13 @@ func (c *Console) addOverride(w http.ResponseWriter, r *http.Request, v *viewer)
 	if len(made) > 1 {
 		what = "Swap made: " + v.cfg.UserName(made[0].User) + " and " + v.cfg.UserName(made[1].User) + " hold each other's shifts."
 	}
+	// Made all the same (the config says who may be paged), but whoever
+	// made it is told, as the API's answer tells.
+	for _, o := range made {
+		for _, wn := range v.cfg.OnCallWarnings(o.User, o.Tier, o.Replaces) {
+			what += " Warning: " + wn + "."
+		}
+	}
 	c.redirectSchedule(w, r, v, s, what)
 }
 

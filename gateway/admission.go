@@ -230,7 +230,7 @@ func intakeRoute(r *http.Request) int {
 	switch p := r.URL.Path; {
 	case p == "/api/v1/alertmanager" || strings.HasPrefix(p, "/api/v1/alertmanager/"):
 		return routeAlertmanager
-	case p == "/v2/enqueue":
+	case p == "/v2/enqueue" || p == changeEnqueuePath: // a change event is read and limited as an alert event is
 		return routeEnqueue
 	case p == opsgenieAlertsPath:
 		return routeOpsgenie

@@ -28,6 +28,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/amresolve"
+	"github.com/pagerd/pagerd/gateway/changes"
 	"github.com/pagerd/pagerd/gateway/console"
 	"github.com/pagerd/pagerd/gateway/dispatch"
 	"github.com/pagerd/pagerd/gateway/feeds"
@@ -417,7 +418,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}
 	handoffDocs := history.NewHandoffCounter(reg)
 	if postHandoff != nil {
-		d.handoffs = history.NewHandoffs(history.Handoffs{Source: history.Store{Store: d.store}, Jobs: d.store, Config: pagingConfig, Now: o.Now,
+		d.handoffs = history.NewHandoffs(history.Handoffs{Source: history.Store{Store: d.store, Now: o.Now}, Jobs: d.store, Config: pagingConfig, Now: o.Now,
 			Post: postHandoff, Check: checkHandoff, Logger: d.log, Documents: handoffDocs})
 		jobs[history.HandoffKind] = d.handoffs.Run
 	}
@@ -534,7 +535,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	pushoverNotStored := prometheus.NewCounter(prometheus.CounterOpts{Name: "pagerd_pushover_receipts_not_stored_total",
 		Help: "Pushover receipt callbacks answered 5xx because the store did not take their acknowledgement, wholly or for some of a storm message's incidents."})
 	reg.MustRegister(pushoverNotStored)
-	cons := console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store},
+	cons := console.New(console.Options{Incidents: d.incidents, Config: pagingConfig, Overrides: d.overrides, History: history.Store{Store: d.store, Now: o.Now},
 		Signouts: d.store, Now: o.Now, Logger: d.log, HTTPClient: o.HTTPClient, PollInterval: o.ConsolePoll, PollTimeout: o.ConsolePollTimeout,
 		ListPollInterval: o.ConsoleListPoll, ClientIP: ipExtractor(cfg.Server.TrustedProxies)}) // as the server's: sign-in limits count the client, not its proxy
 	d.cfg.OnLoad(cons.ConfigLoaded) // a user removed and added back gets no old session back
@@ -563,8 +564,8 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 			OnCall: slackOnCall(pagingConfig, o.Now)},
 		Pushover: &pushover.Callbacks{Receiver: d.incidents, Verify: d.pushoverVerify(tr.pushover != nil, o.Now), Logger: d.log, Now: o.Now,
 			NotStored: pushoverNotStored},
-		Heartbeats: d.heartbeats, Maintenance: d.windows, Withheld: withheld,
-		Health: d.health, Backup: backup, History: history.Store{Store: d.store}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
+		Heartbeats: d.heartbeats, Maintenance: d.windows, Withheld: withheld, Changes: &changes.Log{Store: d.store, Now: o.Now},
+		Health: d.health, Backup: backup, History: history.Store{Store: d.store, Now: o.Now}, Logger: d.log, Registry: reg, Gatherer: reg, Now: o.Now,
 		Arrival: arrival, TrustedProxies: cfg.Server.TrustedProxies, ShutdownTimeout: o.ShutdownTimeout,
 		MaxInflight: maxInflight(cfg, st), MaxQueue: cfg.Server.Admission.MaxQueue, QueueTimeout: time.Duration(cfg.Server.Admission.QueueTimeout),
 		DispatchBehind: d.disp.Behind, BrakeBehind: time.Duration(cfg.Server.Admission.BrakeBehind),

@@ -2,13 +2,10 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/PagerDuty/go-pagerduty"
 
 	"github.com/pagerd/pagerd/gateway/store"
 )
@@ -193,26 +190,5 @@ func TestEnqueueEventsAPIv1SaysSo(t *testing.T) {
 	}
 	if n := len(h.list("")); n != 0 {
 		t.Fatalf("%d incidents", n)
-	}
-}
-
-// TestChangeEventsSaySoAndStoreNothing: PagerDuty's change events
-// (/v2/change/enqueue, a deploy tool's) were a bare 404 "Not Found"; a
-// team that pointed its PagerDuty events URL at pagerd could not tell
-// why its deploys' events failed. go-pagerduty's own client now reports
-// that pagerd does not take them and that nothing was stored.
-func TestChangeEventsSaySoAndStoreNothing(t *testing.T) {
-	h := newHarness(t)
-	c := pagerduty.NewClient("", pagerduty.WithV2EventsAPIEndpoint(h.url))
-	_, err := c.CreateChangeEventWithContext(context.Background(), pagerduty.ChangeEvent{
-		RoutingKey: pdKey, Payload: pagerduty.ChangeEventPayload{Summary: "deployed checkout v42", Source: "argo"},
-	})
-	var apiErr pagerduty.APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != 404 || !strings.Contains(err.Error(), "pagerd does not take PagerDuty change events") ||
-		!strings.Contains(err.Error(), "nothing was stored") {
-		t.Fatalf("a change event: %v", err)
-	}
-	if n := len(h.list("")); n != 0 {
-		t.Fatalf("%d incidents after a change event", n)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pagerd/pagerd/gateway/amresolve"
+	"github.com/pagerd/pagerd/gateway/changes"
 	"github.com/pagerd/pagerd/gateway/incident"
 	"github.com/pagerd/pagerd/gateway/ingest"
 	"github.com/pagerd/pagerd/gateway/store"
@@ -945,29 +946,77 @@ func (s *Server) submit(ctx context.Context, cfg *policy.Config, a incident.Aler
 // changeEnqueuePath is PagerDuty's change events endpoint.
 const changeEnqueuePath = "/v2/change/enqueue"
 
-// changeEnqueue answers PagerDuty's change events (a deploy, a config
-// push: they page nobody in PagerDuty either) with a 404 that says so,
-// in the Events API's error shape and, beside it, the REST API's "error"
-// object, which go-pagerduty's client puts in its error: a team that
-// points its PagerDuty events URL at pagerd sees, in its deploy tool's
-// log, why the change was not taken and that nothing was stored, rather
-// than a bare "Not Found" (the clients do not retry a 4xx). pagerd keeps
-// no change events yet.
+// changeEnqueue takes PagerDuty's change events (a deploy, a config
+// push): routed by routing key as /v2/enqueue routes, under the same rate
+// limit and admission, and kept (changes.Log) for the handoff document's
+// "Recent Changes" and GET /api/v1/changes. A change pages nobody and
+// opens no incident, as in PagerDuty. Refusals come in the Events API's
+// error shape and, beside it, the REST API's "error" object, which
+// go-pagerduty's client puts in its error, so a deploy tool's log says
+// what was wrong.
 func (s *Server) changeEnqueue(c echo.Context) error {
-	// Not an ingestion route: a change is no page, and a refused one
-	// must not fire PagerdAlertsRefused at every deploy.
-	msg := "pagerd does not take PagerDuty change events (" + changeEnqueuePath + "): nothing was stored and nobody is paged; alert events go to /v2/enqueue"
-	type restError struct {
-		Message string   `json:"message"`
-		Errors  []string `json:"errors"`
+	r := c.Request()
+	received, _ := s.o.Arrival(r)
+	answer := func(code int, status, message string, errs ...string) error {
+		if code >= 400 {
+			s.log.Info("change event refused", "code", code, "reason", message+": "+strings.Join(errs, "; "), "remote", c.RealIP())
+		}
+		type restError struct {
+			Message string   `json:"message"`
+			Errors  []string `json:"errors,omitempty"`
+		}
+		return c.JSON(code, struct {
+			ingest.EventResponse
+			Error restError `json:"error"`
+		}{ingest.EventResponse{Status: status, Message: message, Errors: errs}, restError{message, errs}})
 	}
-	return c.JSON(http.StatusNotFound, struct {
-		ingest.EventResponse
-		Error restError `json:"error"`
-	}{
-		ingest.EventResponse{Status: "unsupported", Message: "Change events are not supported", Errors: []string{msg}},
-		restError{"Change events are not supported", []string{msg}},
-	})
+	invalid := func(code int, errs ...string) error {
+		return answer(code, "invalid event", "Event object is invalid", errs...)
+	}
+	body, answered, err := readEvent(c, invalid)
+	if answered {
+		return err
+	}
+	ev, errs := ingest.DecodeChangeEvent(body, r.Header.Get("X-Routing-Key"))
+	if len(errs) > 0 {
+		return invalid(http.StatusBadRequest, errs...)
+	}
+	cfg := s.config()
+	svc := serviceByRoutingKey(cfg, ev.RoutingKey)
+	if svc == nil {
+		if replica, ok := s.unknownKey(r.Context()); ok {
+			c.Response().Header().Set("Retry-After", "5")
+			return answer(http.StatusServiceUnavailable, "unavailable",
+				"Routing key unknown to this replica's config, but "+newerConfigHas(replica)+"; the change event was not stored. Please retry.")
+		}
+		return invalid(http.StatusBadRequest, "Invalid routing key")
+	}
+	// A bucket of their own, at the same rate: a deploy tool's burst
+	// must not hold up the service's alerts.
+	if !s.allow(cfg, "pd-change:", svc.Name) {
+		c.Response().Header().Set("Retry-After", "1")
+		return answer(http.StatusTooManyRequests, "throttle event", "Requests for this service are arriving too quickly. Please retry later.")
+	}
+	if s.o.Changes == nil {
+		return answer(http.StatusServiceUnavailable, "unavailable", "This pagerd keeps no change events; the change event was not stored.")
+	}
+	ch := changes.Change{Service: svc.Name, Summary: ev.Summary, Source: ev.Source, At: ev.Timestamp.UTC(), Details: ev.Details,
+		DetailsDropped: ev.DetailsDropped}
+	if ev.Timestamp.IsZero() {
+		ch.At = received.UTC()
+	}
+	for _, l := range ev.Links {
+		ch.Links = append(ch.Links, changes.Link{Href: l.Href, Text: l.Text})
+	}
+	ctx, cancel := storeBudget(r)
+	defer cancel()
+	ch, err = s.o.Changes.Record(ctx, ch)
+	if err != nil {
+		s.log.Error("change event not stored", "service", svc.Name, "err", err)
+		c.Response().Header().Set("Retry-After", "5")
+		return answer(http.StatusServiceUnavailable, "unavailable", "The store did not take the change event; it may not have been stored. Please retry later.")
+	}
+	return c.JSON(http.StatusAccepted, ingest.EventResponse{Status: "success", Message: "Change event processed", DedupKey: ch.ID})
 }
 
 // enqueue is PagerDuty's Events API v2, answering with PagerDuty's own bodies
@@ -980,33 +1029,9 @@ func (s *Server) enqueue(c echo.Context) error {
 		c.Set(ctxRejected, strings.Join(errs, "; "))
 		return c.JSON(code, ingest.Invalid(errs))
 	}
-	if r.ContentLength > ingest.MaxEventBytes {
-		return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")
-	}
-	body, err := readAtMost(r.Body, ingest.MaxEventBytes+1)
-	if err != nil && malformedBody(err) {
-		return invalid(http.StatusBadRequest, "Could not read the request body: "+err.Error())
-	}
-	if err != nil {
-		c.Set(ctxRejected, "the request body could not be read: "+err.Error())
-		return c.JSON(http.StatusServiceUnavailable, ingest.EventResponse{Status: "unavailable",
-			Message: "Could not read the request body (" + err.Error() + "); nothing was stored: retry"})
-	}
-	if len(body) > ingest.MaxEventBytes {
-		return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")
-	}
-	if jsonContentType(r) != nil {
-		return invalid(http.StatusBadRequest, "Content-Type must be application/json")
-	}
-	body, err = ingest.DecodeContent(r.Header.Get(echo.HeaderContentEncoding), body)
-	switch {
-	case errors.Is(err, ingest.ErrEventTooLarge):
-		return invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB once decompressed")
-	case errors.Is(err, ingest.ErrUnsupportedEncoding):
-		c.Response().Header().Set("Accept-Encoding", "gzip")
-		return invalid(http.StatusUnsupportedMediaType, err.Error())
-	case err != nil:
-		return invalid(http.StatusBadRequest, err.Error())
+	body, answered, err := readEvent(c, invalid)
+	if answered {
+		return err
 	}
 	// The body read, the config it is routed by is held until it is
 	// stored (a reload waits).
@@ -1058,6 +1083,43 @@ func (s *Server) enqueue(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, ingest.Accepted(ev.DedupKey))
+}
+
+// readEvent reads an Events API body as PagerDuty takes it: at most
+// 512 KB, JSON, gzip or not. When it is not one to decode it answers
+// (through invalid, or 503 when the body could not be read: nothing was
+// stored, retry) and says so (answered, with the answer's error).
+func readEvent(c echo.Context, invalid func(code int, errs ...string) error) (body []byte, answered bool, err error) {
+	r := c.Request()
+	if r.ContentLength > ingest.MaxEventBytes {
+		return nil, true, invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")
+	}
+	body, err = readAtMost(r.Body, ingest.MaxEventBytes+1)
+	if err != nil && malformedBody(err) {
+		return nil, true, invalid(http.StatusBadRequest, "Could not read the request body: "+err.Error())
+	}
+	if err != nil {
+		c.Set(ctxRejected, "the request body could not be read: "+err.Error())
+		return nil, true, c.JSON(http.StatusServiceUnavailable, ingest.EventResponse{Status: "unavailable",
+			Message: "Could not read the request body (" + err.Error() + "); nothing was stored: retry"})
+	}
+	if len(body) > ingest.MaxEventBytes {
+		return nil, true, invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB")
+	}
+	if jsonContentType(r) != nil {
+		return nil, true, invalid(http.StatusBadRequest, "Content-Type must be application/json")
+	}
+	body, err = ingest.DecodeContent(r.Header.Get(echo.HeaderContentEncoding), body)
+	switch {
+	case errors.Is(err, ingest.ErrEventTooLarge):
+		return nil, true, invalid(http.StatusRequestEntityTooLarge, "Request body is larger than 512 KB once decompressed")
+	case errors.Is(err, ingest.ErrUnsupportedEncoding):
+		c.Response().Header().Set("Accept-Encoding", "gzip")
+		return nil, true, invalid(http.StatusUnsupportedMediaType, err.Error())
+	case err != nil:
+		return nil, true, invalid(http.StatusBadRequest, err.Error())
+	}
+	return body, false, nil
 }
 
 // enqueueRetry says, by event action, what a retry of an event whose

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pagerd/pagerd/gateway/acklink"
 	"github.com/pagerd/pagerd/gateway/amresolve"
+	"github.com/pagerd/pagerd/gateway/changes"
 	"github.com/pagerd/pagerd/gateway/feeds"
 	"github.com/pagerd/pagerd/gateway/heartbeat"
 	"github.com/pagerd/pagerd/gateway/history"
@@ -124,6 +125,8 @@ type ServerOptions struct {
 	// (nil: they stay withheld).
 	Withheld    *amresolve.Checker
 	Maintenance *maintenance.Windows
+	// Changes keeps the change events (POST /v2/change/enqueue).
+	Changes *changes.Log
 }
 
 // Server is the daemon's HTTP side: routes, authentication, body limits,
@@ -250,6 +253,7 @@ func NewServer(o ServerOptions) *Server {
 	api.GET("/maintenance", s.listMaintenance, deadline, read, apiLimit)
 	api.POST("/maintenance", s.addMaintenance, deadline, act, apiLimit)
 	api.DELETE("/maintenance/:id", s.deleteMaintenance, deadline, act, apiLimit)
+	api.GET("/changes", s.listChanges, deadline, read, apiLimit)
 
 	// The web console authenticates, limits and times its own requests
 	// (sessions, CSRF, forms of a few KB).

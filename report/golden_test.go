@@ -114,6 +114,7 @@ func TestGoldenHandoffs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	aion.SetChanges(aionChanges())
 	golden(t, "aion-r-handoff.md", aion.String())
 }
 
@@ -222,6 +223,45 @@ func TestReadmeShowsTheGoldens(t *testing.T) {
 		if !strings.Contains(string(readme), sample) {
 			t.Errorf("README does not show %s as the package renders it", name)
 		}
+	}
+}
+
+// TestAionChangesFile: AION-R's test changes as GET /api/v1/changes
+// writes them (testdata/aion-r-changes.json), for cmd/pagerd's tests that
+// put them in a store with the week and run pagerd handoff over it.
+func TestAionChangesFile(t *testing.T) {
+	type stored struct {
+		Service string    `json:"service"`
+		Summary string    `json:"summary"`
+		Source  string    `json:"source,omitempty"`
+		At      time.Time `json:"timestamp"`
+		Links   []struct {
+			Href string `json:"href"`
+		} `json:"links,omitempty"`
+	}
+	var want []stored
+	for _, c := range aionChanges() {
+		s := stored{Service: c.Service, Summary: c.Summary, Source: c.Source, At: c.At}
+		if c.Link != "" {
+			s.Links = append(s.Links, struct {
+				Href string `json:"href"`
+			}{c.Link})
+		}
+		want = append(want, s)
+	}
+	path := filepath.Join("testdata", "aion-r-changes.json")
+	wj, _ := json.MarshalIndent(want, "", "  ")
+	if *update {
+		if err := os.WriteFile(path, append(wj, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(b), wj) {
+		t.Error("testdata/aion-r-changes.json differs from aionChanges (go test ./report -run TestAionChangesFile -update rewrites it)")
 	}
 }
 

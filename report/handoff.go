@@ -13,8 +13,9 @@ import (
 // week: what happened (incidents by severity, the major ones, escalations,
 // recurring alerts, false-positive candidates) and what is still open,
 // each open incident with its last status update. What pagerd cannot know
-// (recent deployments, planned work, user impact) stays as the template's
-// prompts. Render writes it in the schedule's template.
+// (planned work, user impact) stays as the template's
+// prompts; the week's changes come from the deploy tools that send change
+// events (SetChanges). Render writes it in the schedule's template.
 type HandoffDoc struct {
 	Schedule string `json:"schedule"`
 	// Template is the schedule's handoff_template: text or markdown.
@@ -53,6 +54,11 @@ type HandoffDoc struct {
 	// incident open, yellow with any other open, green with none.
 	Health       string `json:"health"`
 	HealthReason string `json:"health_reason"`
+	// Changes are the week's change events (deploys, config pushes) of
+	// the services that page the schedule, oldest first (SetChanges);
+	// ChangesLeftOut counts the earlier ones past MaxHandoffChanges.
+	Changes        []Change `json:"changes"`
+	ChangesLeftOut int      `json:"changes_left_out,omitempty"`
 }
 
 // TierHolder is who holds one tier: User and Name at the time, overrides
@@ -203,7 +209,7 @@ func Handoff(cfg *policy.Config, schedule string, at time.Time, incidents []Inci
 		TimeZone: s.Location().String(), RecurringAfter: cfg.Reports.RecurringAfter,
 		FalsePositiveWithin: cfg.Reports.FalsePositiveWithin.String(),
 		Major:               []HandoffIncident{}, Open: []HandoffIncident{}, Escalations: []HandoffEscalation{},
-		Recurring: []Recurring{}, FalsePositives: []HandoffIncident{}}
+		Recurring: []Recurring{}, FalsePositives: []HandoffIncident{}, Changes: []Change{}}
 	if d.Template == "" {
 		d.Template = policy.HandoffMarkdown
 	}

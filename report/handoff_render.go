@@ -185,8 +185,16 @@ func (d *HandoffDoc) RenderText(w io.Writer) error {
 	}
 	p("")
 	p("RECENT CHANGES:")
-	p("- [Change 1]: [Impact and monitoring]")
-	p("- [Change 2]: [Impact and monitoring]")
+	if len(d.Changes) == 0 {
+		p("- [Change 1]: [Impact and monitoring]")
+		p("- [Change 2]: [Impact and monitoring]")
+	}
+	if d.ChangesLeftOut > 0 {
+		p("- %s", d.changesLeftOut())
+	}
+	for _, c := range d.Changes {
+		p("- %s: [Impact and monitoring]", d.change(c))
+	}
 	p("")
 	p("UPCOMING:")
 	p("- [Scheduled maintenance]")
@@ -318,7 +326,15 @@ func (d *HandoffDoc) RenderMarkdown(w io.Writer) error {
 	p("- [Issue 2]: [Description and impact]")
 	p("")
 	p("## Recent Changes")
-	p("- [Date]: [Deployment or change]")
+	if len(d.Changes) == 0 {
+		p("- [Date]: [Deployment or change]")
+	}
+	if d.ChangesLeftOut > 0 {
+		p("- %s", mdText(d.changesLeftOut()))
+	}
+	for _, c := range d.Changes {
+		p("- %s", mdText(d.change(c)))
+	}
 	p("- Impact: [Any issues observed]")
 	p("")
 	p("## Monitoring Notes")

@@ -306,3 +306,32 @@ func TestHandoffOutgoingCoverEndsWithTheWeek(t *testing.T) {
 		t.Errorf("the markdown does not say %q:\n%s", want, md.String())
 	}
 }
+
+// TestHandoffListsTheWeeksChanges: the text template's RECENT CHANGES
+// lists the week's changes, each with its impact prompt kept, the latest
+// MaxHandoffChanges of them and a count of the rest; with none, the
+// template's prompts stay.
+func TestHandoffListsTheWeeksChanges(t *testing.T) {
+	cfg := loadSeed(t, "aivo.yaml")
+	ny := mustZone(t, "America/New_York")
+	d, err := Handoff(cfg, "aivo-oncall", time.Date(2025, 10, 13, 7, 45, 0, 0, ny), aivoWeeks(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.SetChanges(nil)
+	if !strings.Contains(d.String(), "RECENT CHANGES:\n- [Change 1]: [Impact and monitoring]\n- [Change 2]: [Impact and monitoring]\n\n") {
+		t.Fatalf("no changes:\n%s", d)
+	}
+	var list []Change
+	for i := range MaxHandoffChanges + 2 {
+		list = append(list, Change{At: time.Date(2025, 10, 7, 12, i, 0, 0, time.UTC), Service: "aivo-production", Summary: fmt.Sprintf("deploy %d", i),
+			Source: "github-actions", Link: fmt.Sprintf("https://ci.example.com/%d", i)})
+	}
+	d.SetChanges(list)
+	want := "RECENT CHANGES:\n- 2 earlier changes this week not listed: GET /api/v1/changes?since=2025-10-06T12:00:00Z\n" +
+		"- Tue 2025-10-07 08:02 aivo-production: deploy 2 (from github-actions) https://ci.example.com/2: [Impact and monitoring]\n"
+	if got := d.String(); !strings.Contains(got, want) || !strings.Contains(got, "deploy 31 (from github-actions) https://ci.example.com/31: [Impact and monitoring]\n\nUPCOMING:") ||
+		d.ChangesLeftOut != 2 || len(d.Changes) != MaxHandoffChanges {
+		t.Fatalf("%d changes:\n%s\nwant in it:\n%s", len(list), got, want)
+	}
+}

@@ -266,3 +266,25 @@ func aionWeek(t testing.TB) []Incident {
 			page(0, 1, "eng-a", "push"), ack(20*m, 1, "eng-a"), statusUpdate(60*m, "eng-a", "lag from the nightly batch; watching")),
 	}
 }
+
+// aionChanges are the change events AION-R's deploy tools sent around the
+// test week (aionWeek): the handoff document lists the week's, as
+// testdata/aion-r-changes.json has them for cmd/pagerd's tests.
+func aionChanges() []Change {
+	at := func(s string) time.Time {
+		t, err := time.Parse("2006-01-02 15:04", s)
+		if err != nil {
+			panic(err)
+		}
+		return t
+	}
+	return []Change{
+		// Before the week: not listed.
+		{At: at("2025-10-05 23:30"), Service: "aion-r-platform", Summary: "Deploy web-api v7.3.9", Source: "argo-cd"},
+		{At: at("2025-10-08 19:40"), Service: "aion-r-platform", Summary: "Config push: eu-west model-serving replicas from 6 to 4", Source: "terraform"},
+		{At: at("2025-10-07 15:45"), Service: "aion-r-platform", Summary: "Deploy inference-gateway v3.2.0", Source: "argo-cd",
+			Link: "https://ci.aion-r.example/deploys/812"},
+		// After the document's time: not listed.
+		{At: at("2025-10-12 23:00"), Service: "aion-r-platform", Summary: "Deploy web-api v7.4.0", Source: "argo-cd"},
+	}
+}

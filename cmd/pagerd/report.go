@@ -72,7 +72,7 @@ func (f historyFlags) source(cfg *policy.Config) (history.Source, func(), error)
 	case err != nil:
 		return nil, nil, fmt.Errorf("%w (a pagerd on Redis, or on another machine: use --server URL)", err)
 	}
-	return history.Store{Store: st}, func() { _ = st.Close() }, nil
+	return history.Store{Store: st, Now: now}, func() { _ = st.Close() }, nil
 }
 
 // reportWriters are the report's -o formats.

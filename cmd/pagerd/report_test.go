@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/changes"
 	"github.com/pagerd/pagerd/gateway/overrides"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/gateway/store/boltstore"
@@ -347,6 +348,32 @@ func storeWeeks(t *testing.T, file string) string {
 	return dir
 }
 
+// storeChanges puts change events written as GET /api/v1/changes writes
+// them (the report package's test changes) in the data dir, each received
+// when it happened, as the daemon stores them.
+func storeChanges(t *testing.T, dir, file string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []changes.Change
+	if err := json.Unmarshal(b, &list); err != nil {
+		t.Fatal(err)
+	}
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, c := range list {
+		log := &changes.Log{Store: st, Now: func() time.Time { return c.At }}
+		if _, err := log.Record(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestReportPaysRunTimeOverrides: the time on call in pagerd report's
 // payroll goes by who held the shifts, overrides made at run time
 // included, as the daemon's own report counts it: Engineer C took two
@@ -436,6 +463,7 @@ func TestReadmeReportCommands(t *testing.T) {
 	}
 	aivoDir := storeWeeks(t, "../../report/testdata/aivo-weeks.json")
 	aionDir := storeWeeks(t, "../../report/testdata/aion-r-week.json")
+	storeChanges(t, aionDir, "../../report/testdata/aion-r-changes.json")
 	ny, _ := time.LoadLocation("America/New_York")
 	for _, tc := range []struct {
 		command string

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/changes"
 	"github.com/pagerd/pagerd/gateway/store"
 	"github.com/pagerd/pagerd/policy"
 	"github.com/pagerd/pagerd/report"
@@ -98,7 +99,56 @@ func Handoff(ctx context.Context, src Source, cfg *policy.Config, schedule strin
 	if err != nil {
 		return nil, fmt.Errorf("read incident history: %w", err)
 	}
-	return report.Handoff(cfg, schedule, at, incs)
+	doc, err := report.Handoff(cfg, schedule, at, incs)
+	if err != nil {
+		return nil, err
+	}
+	if cs, ok := src.(ChangeSource); ok {
+		list, err := cs.Changes(ctx, report.HandoffServices(cfg, schedule), from, until)
+		if err != nil {
+			return nil, fmt.Errorf("read the change events: %w", err)
+		}
+		doc.SetChanges(list)
+	}
+	return doc, nil
+}
+
+// ChangeSource is a Source that also has the change events deploy tools
+// sent (POST /v2/change/enqueue), which a handoff document lists.
+type ChangeSource interface {
+	// Changes returns the changes of the services made in [since,
+	// until), in any order.
+	Changes(ctx context.Context, services []string, since, until time.Time) ([]report.Change, error)
+}
+
+// maxChanges bounds the changes a handoff document reads: a week of the
+// busiest services' deploys.
+const maxChanges = 1000
+
+// Changes reads the changes from the store (changes.Log).
+func (s Store) Changes(ctx context.Context, services []string, since, until time.Time) ([]report.Change, error) {
+	docs, ok := s.Store.(store.Docs)
+	if !ok {
+		return nil, nil // a store without documents keeps no changes
+	}
+	list, err := (&changes.Log{Store: docs, Now: s.Now}).List(ctx, services, since, until, maxChanges)
+	if err != nil {
+		return nil, err
+	}
+	return ReportChanges(list), nil
+}
+
+// ReportChanges are stored changes as a handoff document lists them.
+func ReportChanges(list []changes.Change) []report.Change {
+	out := make([]report.Change, 0, len(list))
+	for _, c := range list {
+		rc := report.Change{At: c.At, Service: c.Service, Summary: c.Summary, Source: c.Source}
+		if len(c.Links) > 0 {
+			rc.Link = c.Links[0].Href
+		}
+		out = append(out, rc)
+	}
+	return out
 }
 
 // Reader is the part of a store a Store source reads: history, and the
@@ -111,7 +161,12 @@ type Reader interface {
 
 // Store is a Source on a store: the daemon's, or a data dir opened
 // read-only.
-type Store struct{ Store Reader }
+type Store struct {
+	Store Reader
+	// Now is the clock the changes' retention is read by (default
+	// time.Now).
+	Now func() time.Time
+}
 
 var _ Source = Store{}
 

@@ -370,3 +370,27 @@ reports:
 		t.Fatalf("ParseTime(2026-09-06) = %s %v, want %s: the week would take in the last hour of Saturday", got.In(scl), err, want)
 	}
 }
+
+// TestRemoteReadsTheChanges: pagerd handoff --server with a local config
+// reads the week's change events from GET /api/v1/changes, those of the
+// schedule's services, each with its first link.
+func TestRemoteReadsTheChanges(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if r.URL.Path != ChangesPath || r.Header.Get("Authorization") != "Bearer tok" || q.Get("since") != "2025-09-08T00:00:00Z" ||
+			q.Get("until") != "2025-09-15T00:00:00Z" {
+			t.Errorf("asked %s %s", r.URL.Path, r.URL.RawQuery)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"changes":[{"id":"ch-2","service":"api","summary":"deploy v2","source":"argo","timestamp":"2025-09-10T06:00:00Z",` +
+			`"links":[{"href":"https://ci.example.com/2"},{"href":"https://ci.example.com/other"}]},` +
+			`{"id":"ch-1","service":"batch","summary":"deploy batch","timestamp":"2025-09-09T06:00:00Z"}]}`))
+	}))
+	defer srv.Close()
+	from := time.Date(2025, 9, 8, 0, 0, 0, 0, time.UTC)
+	got, err := Remote{URL: srv.URL, Token: "tok"}.Changes(context.Background(), []string{"api"}, from, from.Add(7*24*time.Hour))
+	want := []report.Change{{At: time.Date(2025, 9, 10, 6, 0, 0, 0, time.UTC), Service: "api", Summary: "deploy v2", Source: "argo", Link: "https://ci.example.com/2"}}
+	if err != nil || len(got) != 1 || got[0] != want[0] {
+		t.Fatalf("changes %+v, %v; want %+v", got, err, want)
+	}
+}

@@ -8,8 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"time"
 
+	"github.com/pagerd/pagerd/gateway/changes"
 	"github.com/pagerd/pagerd/internal/apiclient"
 	"github.com/pagerd/pagerd/report"
 )
@@ -104,4 +107,34 @@ func (r Remote) Incidents(ctx context.Context, since, until time.Time, open bool
 			return err
 		}
 	}
+}
+
+// ChangesPath is the API route that lists the change events kept: GET
+// with since, until (RFC 3339), service and limit.
+const ChangesPath = "/api/v1/changes"
+
+// Changes reads the changes of the services from the API.
+func (r Remote) Changes(ctx context.Context, services []string, since, until time.Time) ([]report.Change, error) {
+	q := url.Values{}
+	q.Set("since", since.UTC().Format(time.RFC3339Nano))
+	q.Set("until", until.UTC().Format(time.RFC3339Nano))
+	q.Set("limit", strconv.Itoa(maxChanges))
+	resp, err := r.get(ctx, "changes", ChangesPath, q, "application/json")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Changes []changes.Change `json:"changes"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		return nil, fmt.Errorf("changes from %s: %w", r.URL, err)
+	}
+	var out []changes.Change
+	for _, c := range page.Changes {
+		if slices.Contains(services, c.Service) {
+			out = append(out, c)
+		}
+	}
+	return ReportChanges(out), nil
 }

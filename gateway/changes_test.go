@@ -1,0 +1,236 @@
+package gateway
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PagerDuty/go-pagerduty"
+
+	"github.com/pagerd/pagerd/gateway/changes"
+	"github.com/pagerd/pagerd/gateway/store"
+	"github.com/pagerd/pagerd/gateway/store/boltstore"
+)
+
+// TestChangeEventsKeptListedAndHandedOff: a deploy tool's change event,
+// sent with go-pagerduty's own client to /v2/change/enqueue, is answered
+// 202 as PagerDuty answers it, stored, listed by GET /api/v1/changes and
+// written in the handoff document's Recent Changes; it pages nobody and
+// opens no incident. On both stores. (It was a 404 saying pagerd keeps no
+// change events.)
+func TestChangeEventsKeptListedAndHandedOff(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(mk(t)))
+			c := pagerduty.NewClient("", pagerduty.WithV2EventsAPIEndpoint(h.url))
+			resp, err := c.CreateChangeEventWithContext(context.Background(), pagerduty.ChangeEvent{
+				RoutingKey: pdKey,
+				Payload: pagerduty.ChangeEventPayload{Summary: "deployed checkout v42", Source: "argo",
+					CustomDetails: map[string]any{"build": 42}},
+				Links: []pagerduty.ChangeEventLink{{Href: "https://ci.example.com/run/42", Text: "run 42"}, {Href: "https://example.com/other"}},
+			})
+			if err != nil || resp.Status != "success" || resp.Message != "Change event processed" {
+				t.Fatalf("go-pagerduty's change event: %+v, %v", resp, err)
+			}
+			// Sent by hand, with PagerDuty's timestamp: dated by it.
+			r := h.do("POST", "/v2/change/enqueue", `{"routing_key":"`+pdKey+`","payload":{"summary":"flag new-cart on","timestamp":"2025-09-09T12:00:00Z"}}`)
+			var a enqueueAnswer
+			r.json(t, &a)
+			if r.code != 202 || a.Status != "success" || a.Message != "Change event processed" || !strings.HasPrefix(a.DedupKey, "ch-") {
+				t.Fatalf("a change event: %d %s", r.code, r.body)
+			}
+			if n := len(h.list("")); n != 0 {
+				t.Fatalf("%d incidents after change events", n)
+			}
+			if lines := h.rec.lines(time.Time{}); len(lines) != 0 {
+				t.Fatalf("change events paged: %v", lines)
+			}
+
+			var page struct {
+				Changes []changes.Change `json:"changes"`
+				More    bool             `json:"more"`
+			}
+			r = h.api("GET", "/api/v1/changes?service=api", "")
+			r.json(t, &page)
+			if r.code != 200 || len(page.Changes) != 2 {
+				t.Fatalf("GET /api/v1/changes: %d %s", r.code, r.body)
+			}
+			got := page.Changes[0] // newest first
+			if got.Service != "api" || got.Summary != "deployed checkout v42" || got.Source != "argo" || !got.At.Equal(fixedNow) ||
+				len(got.Links) != 2 || got.Links[0].Href != "https://ci.example.com/run/42" || string(got.Details) != `{"build":42}` {
+				t.Fatalf("the change listed: %+v", got)
+			}
+			if !page.Changes[1].At.Equal(time.Date(2025, 9, 9, 12, 0, 0, 0, time.UTC)) || !page.Changes[1].ReceivedAt.Equal(fixedNow) {
+				t.Fatalf("the change with a timestamp: %+v", page.Changes[1])
+			}
+			r = h.api("GET", "/api/v1/changes?since=2025-09-10T00:00:00Z&limit=1", "")
+			page.Changes = nil
+			r.json(t, &page)
+			if r.code != 200 || len(page.Changes) != 1 || page.Changes[0].Summary != "deployed checkout v42" || page.More {
+				t.Fatalf("GET /api/v1/changes?since=: %d %s", r.code, r.body)
+			}
+			r = h.api("GET", "/api/v1/changes?until=2025-09-10T00:00:00Z&limit=1", "")
+			page.Changes = nil
+			r.json(t, &page)
+			if r.code != 200 || len(page.Changes) != 1 || page.Changes[0].Summary != "flag new-cart on" {
+				t.Fatalf("GET /api/v1/changes?until=: %d %s", r.code, r.body)
+			}
+			if r := h.api("GET", "/api/v1/changes?service=nope", ""); r.code != 404 {
+				t.Fatalf("an unknown service: %d %s", r.code, r.body)
+			}
+			if r := h.do("GET", "/api/v1/changes", ""); r.code != 401 {
+				t.Fatalf("without a token: %d %s", r.code, r.body)
+			}
+
+			r = h.api("GET", "/api/v1/reports/handoff?schedule=s&at=2025-09-14T22:00:00Z", "")
+			want := "## Recent Changes\n" +
+				"- Tue 2025-09-09 12:00 api: flag new-cart on\n" +
+				"- Wed 2025-09-10 06:00 api: deployed checkout v42 (from argo) https://ci.example.com/run/42\n" +
+				"- Impact: [Any issues observed]\n"
+			if r.code != 200 || !strings.Contains(r.body, want) {
+				t.Fatalf("the handoff document: %d\n%s\nwant in it:\n%s", r.code, r.body, want)
+			}
+		})
+	}
+}
+
+// docsDown is a store whose documents cannot be written.
+type docsDown struct{ store.Store }
+
+func (docsDown) PutDocs(context.Context, string, int64, map[string][]byte, []string) (int64, error) {
+	return 0, fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+}
+
+// TestChangeEventRefusals: what can never be stored is a 400 in
+// PagerDuty's error shape, saying what is wrong (go-pagerduty's client
+// shows it); an unknown routing key is answered as /v2/enqueue answers
+// it; a store that does not take the change is a 503, never a 2xx; a
+// gzip body is taken as /v2/enqueue takes it.
+func TestChangeEventRefusals(t *testing.T) {
+	h := newHarness(t)
+	for _, tc := range []struct{ body, want string }{
+		{`{"routing_key":"` + pdKey + `","payload":{"source":"argo"}}`, `'payload.summary' is missing or blank`},
+		{`{"routing_key":"` + pdKey + `"}`, `'payload' is missing`},
+		{`{"routing_key":"` + pdKey + `","payload":{"summary":"x","timestamp":"yesterday"}}`, `'payload.timestamp' is not a valid ISO 8601 timestamp`},
+		{`{"routing_key":"` + pdKey + `","payload":{"summary":"x"},"links":[{"text":"no href"}]}`, `'links[0].href' is missing or blank`},
+		{`{"routing_key":"` + pdKey + `","payload":{"summary":"x"}`, `Malformed JSON`},
+		{`{"payload":{"summary":"x"}}`, `'routing_key' is missing or blank`},
+		{`{"routing_key":"unknown-key","payload":{"summary":"x"}}`, `Invalid routing key`},
+	} {
+		r := h.do("POST", "/v2/change/enqueue", tc.body)
+		if r.code != 400 || !strings.Contains(r.body, `"status":"invalid event"`) || !strings.Contains(r.body, tc.want) {
+			t.Errorf("%s: %d %s, want 400 saying %s", tc.body, r.code, r.body, tc.want)
+		}
+	}
+	if r := h.do("POST", "/v2/enqueue", `{"routing_key":"unknown-key","event_action":"trigger","payload":{"summary":"x","source":"y","severity":"info"}}`); r.code != 400 ||
+		!strings.Contains(r.body, "Invalid routing key") {
+		t.Fatalf("/v2/enqueue answers an unknown key otherwise now: %d %s", r.code, r.body)
+	}
+	c := pagerduty.NewClient("", pagerduty.WithV2EventsAPIEndpoint(h.url))
+	_, err := c.CreateChangeEventWithContext(context.Background(), pagerduty.ChangeEvent{RoutingKey: pdKey, Payload: pagerduty.ChangeEventPayload{Source: "argo"}})
+	var apiErr pagerduty.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || !strings.Contains(err.Error(), "'payload.summary' is missing or blank") {
+		t.Fatalf("go-pagerduty's change event without a summary: %v", err)
+	}
+
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(`{"routing_key":"` + pdKey + `","payload":{"summary":"gzipped deploy"}}`))
+	_ = zw.Close()
+	if r := h.do("POST", "/v2/change/enqueue", gz.String(), "Content-Encoding", "gzip"); r.code != 202 {
+		t.Fatalf("a gzip change event: %d %s", r.code, r.body)
+	}
+
+	down := newHarness(t, withStore(docsDown{boltStore(t)}))
+	r := down.do("POST", "/v2/change/enqueue", `{"routing_key":"`+pdKey+`","payload":{"summary":"deployed"}}`)
+	if r.code != 503 || !strings.Contains(r.body, "Please retry") || r.hdr.Get("Retry-After") == "" {
+		t.Fatalf("the store down: %d %s, want 503", r.code, r.body)
+	}
+}
+
+// TestChangesBounded: a service keeps its newest changes.MaxPerService
+// changes, and none received more than changes.Keep ago: a chatty deploy
+// tool cannot fill the store. On both stores.
+func TestChangesBounded(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := mk(t)
+			clock := &fakeClock{t: fixedNow}
+			log := &changes.Log{Store: st, Now: clock.Now}
+			ctx := context.Background()
+			for i := range changes.MaxPerService + 5 {
+				clock.Set(fixedNow.Add(time.Duration(i) * time.Second))
+				if _, err := log.Record(ctx, changes.Change{Service: "api", Summary: fmt.Sprintf("deploy %d", i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stored := func() int {
+				docs, _, err := st.ListDocs(ctx, changes.Kind("api"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(docs)
+			}
+			list, err := log.List(ctx, []string{"api"}, time.Time{}, time.Time{}, 0)
+			if err != nil || stored() != changes.MaxPerService || len(list) != changes.MaxPerService ||
+				list[0].Summary != fmt.Sprintf("deploy %d", changes.MaxPerService+4) || list[len(list)-1].Summary != "deploy 5" {
+				t.Fatalf("after %d changes: %d stored, %d listed (%v)", changes.MaxPerService+5, stored(), len(list), err)
+			}
+			// Past Keep, they are listed no more, and the next write
+			// drops them.
+			clock.Set(fixedNow.Add(changes.Keep + time.Hour))
+			if list, _ := log.List(ctx, []string{"api"}, time.Time{}, time.Time{}, 0); len(list) != 0 {
+				t.Fatalf("%d changes listed past Keep", len(list))
+			}
+			if _, err := log.Record(ctx, changes.Change{Service: "api", Summary: "a month later"}); err != nil {
+				t.Fatal(err)
+			}
+			if n := stored(); n != 1 {
+				t.Fatalf("%d changes stored after a write past Keep, want 1", n)
+			}
+		})
+	}
+}
+
+// TestChangeEventsGoThroughAdmission: a change event is read and limited
+// by admission as an alert event is (its routing key is in its body too):
+// a sender trickling change events cannot hold the intake's slots.
+func TestChangeEventsGoThroughAdmission(t *testing.T) {
+	if got := intakeRoute(httptest.NewRequest("POST", changeEnqueuePath, nil)); got != routeEnqueue {
+		t.Fatalf("POST %s is intake route %d, want %d (/v2/enqueue's)", changeEnqueuePath, got, routeEnqueue)
+	}
+}
+
+// TestBackupCarriesChanges: the embedded store's backup (GET /-/backup,
+// pagerd backup) carries the change events, as it carries overrides and
+// maintenance windows: restored, the handoff document still has them.
+func TestBackupCarriesChanges(t *testing.T) {
+	h := newHarness(t)
+	if r := h.do("POST", "/v2/change/enqueue", `{"routing_key":"`+pdKey+`","payload":{"summary":"deployed checkout v42"}}`); r.code != 202 {
+		t.Fatalf("a change event: %d %s", r.code, r.body)
+	}
+	r := h.api("GET", "/-/backup", "")
+	if r.code != 200 {
+		t.Fatalf("backup: %d", r.code)
+	}
+	dir := filepath.Join(t.TempDir(), "restored")
+	if _, err := boltstore.Restore(strings.NewReader(r.body), dir); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	list, err := (&changes.Log{Store: rs, Now: func() time.Time { return fixedNow }}).List(context.Background(), []string{"api"}, time.Time{}, time.Time{}, 0)
+	if err != nil || len(list) != 1 || list[0].Summary != "deployed checkout v42" {
+		t.Fatalf("restored changes %+v, %v", list, err)
+	}
+}

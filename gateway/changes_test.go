@@ -234,3 +234,21 @@ func TestBackupCarriesChanges(t *testing.T) {
 		t.Fatalf("restored changes %+v, %v", list, err)
 	}
 }
+
+// TestChangeEventsRateLimitedApart: change events are held to the
+// per-key rate limit as alert events are (429, PagerDuty's answer), in a
+// bucket of their own: a deploy tool's burst does not hold back the
+// service's alerts.
+func TestChangeEventsRateLimitedApart(t *testing.T) {
+	h := newHarness(t, withConfig(testConfig+"server: {rate_limit: {per_second: 0.02, burst: 1}}\n"))
+	change := `{"routing_key":"` + pdKey + `","payload":{"summary":"deploy"}}`
+	if r := h.do("POST", "/v2/change/enqueue", change); r.code != 202 {
+		t.Fatalf("the first change: %d %s", r.code, r.body)
+	}
+	if r := h.do("POST", "/v2/change/enqueue", change); r.code != 429 || !strings.Contains(r.body, "throttle event") || r.hdr.Get("Retry-After") == "" {
+		t.Fatalf("a change past the rate: %d %s, want 429", r.code, r.body)
+	}
+	if r := h.do("POST", "/v2/enqueue", `{"routing_key":"`+pdKey+`","event_action":"trigger","payload":{"summary":"db down","source":"db1","severity":"critical"}}`); r.code != 202 {
+		t.Fatalf("an alert after the changes' limit: %d %s", r.code, r.body)
+	}
+}

@@ -394,3 +394,27 @@ func TestRemoteReadsTheChanges(t *testing.T) {
 		t.Fatalf("changes %+v, %v; want %+v", got, err, want)
 	}
 }
+
+// TestRemoteChangesOfAnOlderServerAreNone: a pagerd from before change
+// events were kept answers GET /api/v1/changes 404; a newer `pagerd
+// handoff --server` against it makes the document with the template's
+// prompts, as for a week with no changes, instead of failing whole. Any
+// other refusal (401, 503) is still an error.
+func TestRemoteChangesOfAnOlderServerAreNone(t *testing.T) {
+	code := http.StatusNotFound
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(`{"error":"Not Found"}`))
+	}))
+	defer srv.Close()
+	from := time.Date(2025, 9, 8, 0, 0, 0, 0, time.UTC)
+	got, err := Remote{URL: srv.URL, Token: "tok"}.Changes(context.Background(), []string{"api"}, from, from.Add(7*24*time.Hour))
+	if err != nil || len(got) != 0 {
+		t.Fatalf("changes from a server without the API: %+v, %v; want none, no error", got, err)
+	}
+	code = http.StatusServiceUnavailable
+	if _, err := (Remote{URL: srv.URL, Token: "tok"}).Changes(context.Background(), []string{"api"}, from, from.Add(7*24*time.Hour)); err == nil {
+		t.Fatal("a 503 from the changes API: no error; want one")
+	}
+}

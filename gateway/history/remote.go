@@ -120,6 +120,12 @@ func (r Remote) Changes(ctx context.Context, services []string, since, until tim
 	q.Set("until", until.UTC().Format(time.RFC3339Nano))
 	q.Set("limit", strconv.Itoa(maxChanges))
 	resp, err := r.get(ctx, "changes", ChangesPath, q, "application/json")
+	if ae := (*apiclient.Error)(nil); errors.As(err, &ae) && ae.Code == http.StatusNotFound {
+		// A pagerd from before change events were kept (a newer CLI
+		// against an older server): the document keeps the template's
+		// prompts, as for a week with none, rather than failing whole.
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -65,6 +65,13 @@ func (f *faultyStore) PutJob(ctx context.Context, j store.Job) error {
 	return f.Store.PutJob(ctx, j)
 }
 
+func (f *faultyStore) PutLaterJobs(ctx context.Context, jobs []store.Job) error {
+	if f.refuseJobs.Load() {
+		return errDiskFull
+	}
+	return f.Store.PutLaterJobs(ctx, jobs)
+}
+
 func (f *faultyStore) AddJob(ctx context.Context, j store.Job) (bool, error) {
 	if f.refuseJobs.Load() {
 		return false, errDiskFull

@@ -47,7 +47,7 @@ func Instrument(s store.Store, reg prometheus.Registerer, h *Health) store.Store
 // below, created at zero.
 var storeOps = []string{"trigger", "find", "get", "update", "list", "claim", "finish", "complete", "release", "extend", "note", "statuses",
 	"storm_admit", "storm_hold_failed", "storm_withdraw", "storm_held", "storm_flushed", "storm_unsent", "storm_sent_back", "bundle_put", "bundle_get", "expire",
-	"job_put", "job_add", "job_replace", "job_get", "job_delete", "job_finish", "docs_list", "docs_put", "count_open"}
+	"job_put", "job_put_later", "job_add", "job_replace", "job_get", "job_delete", "job_finish", "docs_list", "docs_put", "count_open"}
 
 type instrumented struct {
 	store.Store

@@ -18,6 +18,13 @@ func (i *instrumented) PutJob(ctx context.Context, j store.Job) error {
 	return err
 }
 
+func (i *instrumented) PutLaterJobs(ctx context.Context, jobs []store.Job) error {
+	start := time.Now()
+	err := i.Store.PutLaterJobs(ctx, jobs)
+	i.observe("job_put_later", start, err)
+	return err
+}
+
 func (i *instrumented) AddJob(ctx context.Context, j store.Job) (bool, error) {
 	start := time.Now()
 	added, err := i.Store.AddJob(ctx, j)

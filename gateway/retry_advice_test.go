@@ -46,6 +46,10 @@ func (s *unconfirmedWrites) PutJob(ctx context.Context, j store.Job) error {
 	return s.after(s.Store.PutJob(ctx, j))
 }
 
+func (s *unconfirmedWrites) PutLaterJobs(ctx context.Context, jobs []store.Job) error {
+	return s.after(s.Store.PutLaterJobs(ctx, jobs))
+}
+
 // TestUnconfirmedWriteSaysWhatARetryDoes: a write the store took but did
 // not confirm answers 503 saying what a retry of that very request does,
 // and the retry then does what the answer said. "A retry lands on the

@@ -191,6 +191,15 @@ func (s markRefusingStore) PutJob(ctx context.Context, j store.Job) error {
 	return s.Store.PutJob(ctx, j)
 }
 
+func (s markRefusingStore) PutLaterJobs(ctx context.Context, jobs []store.Job) error {
+	for _, j := range jobs {
+		if j.Kind == incident.ResolveMarkKind {
+			return fmt.Errorf("%w: redis: i/o timeout", store.ErrUnavailable)
+		}
+	}
+	return s.Store.PutLaterJobs(ctx, jobs)
+}
+
 // TestResolveThatFoundNoIncidentUnrememberedIsAnswered2xx: the mark of a
 // resolve that found no open incident is best effort. The store refusing
 // it, the resolve is answered 2xx all the same (it ended nothing, and a
@@ -273,6 +282,34 @@ func TestFiringReadJustAfterAStopAfterAResolveThatFoundNoIncidentOpens(t *testin
 							l, pages, h.logs)
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestOlderResolveMarkDoesNotReplaceALaterOne: two resolves of a key that
+// found nothing open, the later (t0+10s) written first and the earlier
+// (t0) by a replica that stalled with it. The earlier one's mark
+// replaced the later one's, and a firing received between them (t0+5s)
+// and written after both, which the later resolve ended, opened an
+// incident that paged for an alert that had ended: the window narrowed
+// to the older resolve. The later mark stands. Both stores.
+func TestOlderResolveMarkDoesNotReplaceALaterOne(t *testing.T) {
+	t0 := fixedNow
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+			svc := h.d.cfg.Load().Service("api")
+			held := intakeAlerts(t, h, "pagerduty", "api", pdEventBody("trigger", "k"), t0.Add(5*time.Second))
+			h.clock.Set(t0.Add(10 * time.Second))
+			for _, received := range []time.Time{t0.Add(10 * time.Second), t0} {
+				if id, err := h.d.incidents.ResolveByDedup(context.Background(), svc, "pd:k", "pagerduty", "pagerduty", received); err != nil || id != "" {
+					t.Fatalf("the resolve received at %v: %q, %v; want nothing resolved", received, id, err)
+				}
+			}
+			h.clock.Set(t0.Add(20 * time.Second))
+			if id, out, err := h.d.incidents.Trigger(context.Background(), h.d.cfg.Load(), held[0]); err != nil || out == store.Created {
+				t.Fatalf("the firing received between the resolves: incident %q, outcome %v, %v; want nothing opened", id, out, err)
 			}
 		})
 	}

@@ -64,10 +64,13 @@ func resolveMarkKey(service, dedupKey string) string {
 // ended, which paged and stayed open, as the sender says nothing more of
 // an alert it resolved. ended is, for Alertmanager, the resolved
 // notification's details. It replaces the mark of an earlier resolve of
-// the key. Best effort: the resolve ended nothing, and is answered 2xx
-// whatever becomes of the mark (a 5xx would have the sender send it
-// again, for nothing), so a write that fails is logged at warn and the
-// firing, if one is held, opens its incident as before.
+// the key, never that of a later one (a request held up by a stall: the
+// firings received between the two would open again), nor one received
+// in the same millisecond (store.PutLaterJobs). Best effort: the resolve
+// ended nothing, and is answered 2xx whatever becomes of the mark (a 5xx
+// would have the sender send it again, for nothing), so a write that
+// fails is logged at warn and the firing, if one is held, opens its
+// incident as before.
 func (s *Service) markResolve(ctx context.Context, svc *policy.Service, dedupKey, source string, ev policy.Event, ended json.RawMessage) {
 	if ev.Kind != policy.EventResolve || ev.Received.IsZero() || ev.Actor != source {
 		return
@@ -77,13 +80,20 @@ func (s *Service) markResolve(ctx context.Context, svc *policy.Service, dedupKey
 		m.Ended = ingest.ResolvedStarts(ended)
 	}
 	b, err := json.Marshal(m)
-	if err == nil {
-		err = s.o.Store.PutJob(ctx, store.Job{Kind: ResolveMarkKind, Key: resolveMarkKey(svc.Name, dedupKey), Due: m.Received.Add(ResolveMarkKeep), Data: b})
-	}
 	if err != nil {
-		s.log.Warn("a resolve that found no open incident is not remembered: a firing received before it and written after it opens an incident",
-			"service", svc.Name, "source", source, "err", err)
+		s.marksLost(svc.Name, source, 1, err)
+		return
 	}
+	j := store.Job{Kind: ResolveMarkKind, Key: resolveMarkKey(svc.Name, dedupKey), Due: m.Received.Add(ResolveMarkKeep), Data: b}
+	if err := s.o.Store.PutLaterJobs(ctx, []store.Job{j}); err != nil {
+		s.marksLost(svc.Name, source, 1, err)
+	}
+}
+
+// marksLost logs resolve marks the store did not take.
+func (s *Service) marksLost(service, source string, n int, err error) {
+	s.log.Warn("a resolve that found no open incident is not remembered: a firing received before it and written after it opens an incident",
+		"service", service, "source", source, "marks", n, "err", err)
 }
 
 // resolvedBefore says whether a, a firing received (a.Received) more than

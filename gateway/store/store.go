@@ -1341,6 +1341,17 @@ type Jobs interface {
 	// kind and key if there is one. A job being worked (claimed) stays
 	// claimed; its FinishJob then keeps this replacement.
 	PutJob(ctx context.Context, j Job) error
+	// PutLaterJobs stores the jobs in one write (one round trip on Redis,
+	// one transaction on the embedded store), each as PutJob does unless
+	// the stored job of its kind and key is due at or after it (to the
+	// millisecond): that one stands, and nothing of it is written. For
+	// jobs that remember the latest of something, due a fixed while after
+	// it (a resolve that found no open incident, due an hour after it): a
+	// request held up by a stall writes no older one over a later one.
+	// A request's many (a resolved notification of 1,000 alerts) cost one
+	// write, not one each. Not atomic across jobs: after an error any of
+	// them may be stored.
+	PutLaterJobs(ctx context.Context, jobs []Job) error
 	// AddJob stores the job, due at its Due, only if no job of the same
 	// kind and key is stored, in one atomic step, and says whether it did:
 	// arming that puts back a job the store lost must never replace one

@@ -71,6 +71,52 @@ func (s *Store) PutJob(ctx context.Context, j store.Job) error {
 	})
 }
 
+// PutLaterJobs stores and schedules, in one transaction, each job due
+// later than the one stored, if any, as PutJob does. They are checked
+// before it: a write fails only by bbolt's error once it has written.
+func (s *Store) PutLaterJobs(ctx context.Context, jobs []store.Job) error {
+	for _, j := range jobs {
+		if err := store.CheckJob(j); err != nil {
+			return err
+		}
+		if len(j.Data) > 0 && !json.Valid(j.Data) {
+			return fmt.Errorf("job %s/%s: data is not JSON", j.Kind, j.Key)
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	return s.update(ctx, func(tx *bbolt.Tx) error {
+		wrote := false
+		for _, j := range jobs {
+			next := j
+			next.Version = 1
+			if cur, err := readJob(tx, j.Kind, j.Key); err == nil {
+				if cur.Due.UnixMilli() >= j.Due.UnixMilli() {
+					continue
+				}
+				next.Version = cur.Version + 1
+			}
+			if err := putJob(tx, &next); err != nil {
+				return err
+			}
+			wrote = true
+			member := store.JobMember(j.Kind, j.Key)
+			if claimed(tx, member) {
+				continue
+			}
+			ms := next.Due.UnixMilli()
+			if err := setDue(tx, member, ms, ms, ""); err != nil {
+				return err
+			}
+		}
+		if !wrote {
+			return errNoop // every one stands: no fsync
+		}
+		return nil
+	})
+}
+
 // AddJob stores and schedules a job that is not stored, in one transaction.
 func (s *Store) AddJob(ctx context.Context, j store.Job) (added bool, err error) {
 	if err := store.CheckJob(j); err != nil {

@@ -66,6 +66,80 @@ func (s *Store) PutJob(ctx context.Context, j store.Job) error {
 	return unavailableWrite(err)
 }
 
+// putLaterJobsScript is putJobScript for several jobs of one shard
+// (KEYS[3] on; ARGV a member, a due and a data each), each written only
+// when due later than the job stored, if any. It returns how many it
+// wrote.
+var putLaterJobsScript = redis.NewScript(`
+local n = 0
+for i = 3, #KEYS do
+  local a = 3 * (i - 3)
+  local due = tonumber(ARGV[a + 2])
+  local cur = redis.call('GET', KEYS[i])
+  local ver, was = 0, nil
+  if cur then
+    local v, d = string.match(cur, '^(%d+) (%d+)')
+    ver, was = tonumber(v) or 0, tonumber(d)
+  end
+  if not was or was < due then
+    redis.call('SET', KEYS[i], (ver + 1) .. ' ' .. ARGV[a + 2] .. '\n' .. ARGV[a + 3])
+    if redis.call('HEXISTS', KEYS[2], ARGV[a + 1]) == 0 then
+      redis.call('ZADD', KEYS[1], ARGV[a + 2], ARGV[a + 1])
+    end
+    n = n + 1
+  end
+end
+return n
+`)
+
+// PutLaterJobs stores and schedules the jobs each due later than the one
+// stored: one script per shard they fall in, all in one pipeline.
+func (s *Store) PutLaterJobs(ctx context.Context, jobs []store.Job) error {
+	byShard := map[int][]store.Job{}
+	for _, j := range jobs {
+		if err := store.CheckJob(j); err != nil {
+			return err
+		}
+		shard := store.ShardOfJob(j.Kind, j.Key)
+		byShard[shard] = append(byShard[shard], j)
+	}
+	if len(byShard) == 0 {
+		return nil
+	}
+	type shardScript struct {
+		keys []string
+		args []any
+		cmd  *redis.Cmd
+	}
+	scripts := make([]*shardScript, 0, len(byShard))
+	pipe := s.rdb.Pipeline()
+	for shard, js := range byShard {
+		sc := &shardScript{keys: []string{s.key(shard, "due"), s.key(shard, "claims")}, args: make([]any, 0, 3*len(js))}
+		for _, j := range js {
+			sc.keys = append(sc.keys, s.key(shard, "job:", j.Kind, "/", j.Key))
+			sc.args = append(sc.args, store.JobMember(j.Kind, j.Key), ms(j.Due), string(j.Data))
+		}
+		sc.cmd = putLaterJobsScript.EvalSha(ctx, pipe, sc.keys, sc.args...)
+		scripts = append(scripts, sc)
+		s.heads.touched(shard)
+	}
+	_, _ = pipe.Exec(ctx)
+	// The error is a script's whose outcome is unknown if one's is: then
+	// some jobs may be stored.
+	var failed error
+	for _, sc := range scripts {
+		if isNoScript(sc.cmd.Err()) {
+			// Redis lost its scripts (a restart): nothing ran; run it
+			// with its source, which loads it for the next ones.
+			sc.cmd = putLaterJobsScript.Run(ctx, s.rdb, sc.keys, sc.args...)
+		}
+		if err := unavailableWrite(sc.cmd.Err()); err != nil && (failed == nil || errors.Is(err, store.ErrOutcomeUnknown)) {
+			failed = err
+		}
+	}
+	return failed
+}
+
 // addJobScript stores a job only if it is not stored: SET NX, and its due
 // entry when it is new (a claim left on the member stays the claimer's).
 var addJobScript = redis.NewScript(`

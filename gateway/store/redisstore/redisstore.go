@@ -1667,7 +1667,7 @@ func randShard() int {
 func (s *Store) LoadScripts(ctx context.Context) error {
 	for _, sc := range []*redis.Script{triggerScript, updateScript, finishScript, claimScript, claimAllScript, completeScript, extendScript, admitScript, flushedScript, unsentScript,
 		completeStormScript, noteScript, putJobScript, deleteJobScript, finishJobScript, completeJobScript, listDocsScript, putDocsScript,
-		expireScript, addJobScript, replaceJobScript} {
+		expireScript, addJobScript, replaceJobScript, putLaterJobsScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return unavailable(err)
 		}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ var jobTests = []struct {
 	{"JobClaimLeaseAndTakeover", testJobTakeover},
 	{"JobAddedOnlyWhenAbsent", testJobAdded},
 	{"JobReplacedOnlyAtTheVersionRead", testJobReplacedAtVersion},
+	{"JobsPutLaterOnlyOverEarlierOnes", testJobsPutLater},
 	{"DocsAreVersionedByKind", testDocs},
 	{"JobsAndDocsDurable", testJobsDurable},
 	{"NewIncidentsFirstPageIsClaimedFirst", testFirstPageFirst},
@@ -399,4 +401,80 @@ func testJobReplacedAtVersion(t *testing.T, f Factory) {
 		}
 		stands(t, s, j, "", time.Time{})
 	})
+}
+
+// testJobsPutLater: PutLaterJobs stores jobs of many shards at once, each
+// as PutJob does unless the job stored is due as late or later (a resolve
+// mark written by a request a stall held up must not replace a later
+// one): that one stands, its data and version unchanged. A claimed job
+// put later stays claimed, as with PutJob.
+func testJobsPutLater(t *testing.T, f Factory) {
+	s := f.New(t)
+	const kind = "mark"
+	job := func(key string, due time.Duration, data string) store.Job {
+		return store.Job{Kind: kind, Key: key, Due: base.Add(due), Data: []byte(data)}
+	}
+	// Enough keys to fall in several shards.
+	var first []store.Job
+	for i := range 40 {
+		first = append(first, job("k"+strconv.Itoa(i), time.Hour, `"first"`))
+	}
+	if err := s.PutLaterJobs(ctx(t), first); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range first {
+		got, err := s.GetJob(ctx(t), kind, j.Key)
+		if err != nil || string(got.Data) != `"first"` || !got.Due.Equal(j.Due) || got.Version != 1 {
+			t.Fatalf("job %s: %+v %v", j.Key, got, err)
+		}
+	}
+	if at, ok, _ := s.NextDue(ctx(t)); !ok || !at.Equal(base.Add(time.Hour)) {
+		t.Fatalf("next due %v %v", at, ok)
+	}
+	if err := s.PutLaterJobs(ctx(t), []store.Job{
+		job("k0", time.Hour-time.Second, `"earlier"`),
+		job("k1", time.Hour, `"same"`),
+		job("k2", time.Hour+time.Second, `"later"`),
+		job("new", 2*time.Hour, `"new"`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]struct {
+		data    string
+		due     time.Duration
+		version int64
+	}{
+		"k0":  {`"first"`, time.Hour, 1},
+		"k1":  {`"first"`, time.Hour, 1},
+		"k2":  {`"later"`, time.Hour + time.Second, 2},
+		"new": {`"new"`, 2 * time.Hour, 1},
+	} {
+		got, err := s.GetJob(ctx(t), kind, key)
+		if err != nil || string(got.Data) != want.data || !got.Due.Equal(base.Add(want.due)) || got.Version != want.version {
+			t.Fatalf("job %s after the second put: %+v %v; want %s due %v version %d", key, got, err, want.data, want.due, want.version)
+		}
+	}
+	// Claimed: the later job is stored, the claim stands.
+	cs := claimAll(t, s, base.Add(time.Hour))
+	if len(cs) != len(first)-1 {
+		t.Fatalf("%d claims at the first jobs' time, want %d", len(cs), len(first)-1)
+	}
+	if err := s.PutLaterJobs(ctx(t), []store.Job{job("k3", 3*time.Hour, `"while claimed"`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetJob(ctx(t), kind, "k3"); err != nil || string(got.Data) != `"while claimed"` || got.Version != 2 {
+		t.Fatalf("a claimed job put later: %+v %v", got, err)
+	}
+	if c := claimAll(t, s, base.Add(time.Hour+time.Second)); len(c) != 1 || c[0].Job == nil || c[0].Job.Key != "k2" {
+		t.Fatalf("claims after a claimed job was put later: %+v; want k2's alone", c)
+	}
+	if err := s.PutLaterJobs(ctx(t), nil); err != nil {
+		t.Fatalf("no jobs: %v", err)
+	}
+	if err := s.PutLaterJobs(ctx(t), []store.Job{job("ok", time.Hour, `1`), {Kind: "a/b", Key: "x", Due: base}}); err == nil {
+		t.Fatal("PutLaterJobs took a kind with a slash")
+	}
+	if _, err := s.GetJob(ctx(t), kind, "ok"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a job refused with the rest was stored: %v", err)
+	}
 }

@@ -622,6 +622,11 @@ func (s *Server) takeGroups(ctx context.Context, groups []ingest.AlertGroup, tak
 		panicked atomic.Pointer[groupPanic]
 	)
 	writes.SetLimit(groupWritesAtOnce)
+	// The marks of the groups' resolves that find nothing open are
+	// written together once the groups are done (a resolved notification
+	// of 1,000 alerts that finds none open, as the second Alertmanager of
+	// a pair sends it, wrote 1,000 marks one at a time).
+	marked, writeMarks := s.o.Incidents.BatchResolveMarks(ctx)
 	for i, g := range groups {
 		if failed.Load() {
 			break
@@ -641,7 +646,7 @@ func (s *Server) takeGroups(ctx context.Context, groups []ingest.AlertGroup, tak
 					failed.Store(true)
 				}
 			}()
-			done[i] = take(ctx, g)
+			done[i] = take(marked, g)
 			if done[i].err != nil {
 				failed.Store(true)
 			}
@@ -649,6 +654,7 @@ func (s *Server) takeGroups(ctx context.Context, groups []ingest.AlertGroup, tak
 		})
 	}
 	_ = writes.Wait() // the goroutines return nil: errors are in done
+	writeMarks(ctx)
 	if p := panicked.Load(); p != nil {
 		panic(fmt.Sprintf("%v\n\nin the goroutine storing a group of the notification:\n%s", p.v, p.stack))
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/pagerd/pagerd/gateway/ingest"
@@ -66,11 +67,12 @@ func resolveMarkKey(service, dedupKey string) string {
 // notification's details. It replaces the mark of an earlier resolve of
 // the key, never that of a later one (a request held up by a stall: the
 // firings received between the two would open again), nor one received
-// in the same millisecond (store.PutLaterJobs). Best effort: the resolve
-// ended nothing, and is answered 2xx whatever becomes of the mark (a 5xx
-// would have the sender send it again, for nothing), so a write that
-// fails is logged at warn and the firing, if one is held, opens its
-// incident as before.
+// in the same millisecond (store.PutLaterJobs). Under BatchResolveMarks
+// it is kept for the request's one write. Best effort: the resolve ended
+// nothing, and is answered 2xx whatever becomes of the mark (a 5xx would
+// have the sender send it again, for nothing), so a write that fails is
+// logged at warn and the firing, if one is held, opens its incident as
+// before.
 func (s *Service) markResolve(ctx context.Context, svc *policy.Service, dedupKey, source string, ev policy.Event, ended json.RawMessage) {
 	if ev.Kind != policy.EventResolve || ev.Received.IsZero() || ev.Actor != source {
 		return
@@ -85,15 +87,73 @@ func (s *Service) markResolve(ctx context.Context, svc *policy.Service, dedupKey
 		return
 	}
 	j := store.Job{Kind: ResolveMarkKind, Key: resolveMarkKey(svc.Name, dedupKey), Due: m.Received.Add(ResolveMarkKeep), Data: b}
+	if batch, ok := ctx.Value(resolveMarksKey{}).(*resolveMarks); ok && batch.add(j, svc.Name, source) {
+		return
+	}
 	if err := s.o.Store.PutLaterJobs(ctx, []store.Job{j}); err != nil {
 		s.marksLost(svc.Name, source, 1, err)
 	}
 }
 
-// marksLost logs resolve marks the store did not take.
+// marksLost logs resolve marks the store did not take: one line for a
+// request's.
 func (s *Service) marksLost(service, source string, n int, err error) {
 	s.log.Warn("a resolve that found no open incident is not remembered: a firing received before it and written after it opens an incident",
 		"service", service, "source", source, "marks", n, "err", err)
+}
+
+// resolveMarksKey keys a request's resolveMarks in its context.
+type resolveMarksKey struct{}
+
+// resolveMarks are the marks a request's resolves left (markResolve),
+// kept for one write (BatchResolveMarks).
+type resolveMarks struct {
+	mu              sync.Mutex
+	jobs            []store.Job
+	service, source string // the first mark's, for the log
+	written         bool
+}
+
+// add keeps j for the batch's write, false once it is written (j is
+// then written alone).
+func (m *resolveMarks) add(j store.Job, service, source string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.written {
+		return false
+	}
+	if len(m.jobs) == 0 {
+		m.service, m.source = service, source
+	}
+	m.jobs = append(m.jobs, j)
+	return true
+}
+
+// BatchResolveMarks is ctx under which the marks of the resolves that
+// find no open incident (markResolve) are kept, and write, which stores
+// them in one store write (store.PutLaterJobs) once the request's
+// resolves are done. A resolved notification of 1,000 alerts in
+// fingerprint mode that found none open (the second Alertmanager of a
+// pair sends every resolve again) wrote 1,000 marks, a write each (a
+// transaction and an fsync each on the embedded store: 9 ms became 170,
+// docs/BENCHMARKS.md). The marks are written a moment later, at the end
+// of the request's resolves, still before it is answered; one left after
+// write is written alone. Best effort, as markResolve: a failure is one
+// warn line naming how many marks were lost.
+func (s *Service) BatchResolveMarks(ctx context.Context) (batched context.Context, write func(context.Context)) {
+	m := &resolveMarks{}
+	return context.WithValue(ctx, resolveMarksKey{}, m), func(ctx context.Context) {
+		m.mu.Lock()
+		jobs := m.jobs
+		m.jobs, m.written = nil, true
+		m.mu.Unlock()
+		if len(jobs) == 0 {
+			return
+		}
+		if err := s.o.Store.PutLaterJobs(ctx, jobs); err != nil {
+			s.marksLost(m.service, m.source, len(jobs), err)
+		}
+	}
 }
 
 // resolvedBefore says whether a, a firing received (a.Received) more than

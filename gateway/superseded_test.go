@@ -681,6 +681,9 @@ func TestFiringReadJustAfterAStopAfterItsIncidentsResolveOpens(t *testing.T) {
 						t.Fatalf("a firing that came after its incident's resolve, read just after a stop: incidents %+v, pages since %v; want a new one open that pages\n%s",
 							l, pages, h.logs)
 					}
+					if !strings.Contains(h.logs.String(), "may have come after its incident's resolve") {
+						t.Fatalf("no warning says the incident opened on the firing's latest arrival:\n%s", h.logs)
+					}
 				})
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -416,5 +417,43 @@ func TestRemoteChangesOfAnOlderServerAreNone(t *testing.T) {
 	code = http.StatusServiceUnavailable
 	if _, err := (Remote{URL: srv.URL, Token: "tok"}).Changes(context.Background(), []string{"api"}, from, from.Add(7*24*time.Hour)); err == nil {
 		t.Fatal("a 503 from the changes API: no error; want one")
+	}
+}
+
+// TestRemoteChangesOfABusyOtherServiceLeaveTheSchedulesOwn: the server
+// keeps changes of every service, and another service's deploys of the
+// week (a thousand: the most one answer lists) are newer than the
+// schedule's service's one. Asked for every service's newest, that one
+// was cut off and the handoff document listed no change; asked by
+// service, it is listed.
+func TestRemoteChangesOfABusyOtherServiceLeaveTheSchedulesOwn(t *testing.T) {
+	from := time.Date(2025, 9, 8, 0, 0, 0, 0, time.UTC)
+	type change struct {
+		ID      string    `json:"id"`
+		Service string    `json:"service"`
+		Summary string    `json:"summary"`
+		At      time.Time `json:"timestamp"`
+	}
+	var kept []change // newest first, as the API lists them
+	for i := range 1000 {
+		kept = append(kept, change{fmt.Sprintf("ch-b%d", i), "batch", "deploy batch", from.Add(6*24*time.Hour - time.Duration(i)*time.Minute)})
+	}
+	kept = append(kept, change{"ch-a", "api", "deploy api v2", from.Add(time.Hour)})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		page := []change{}
+		for _, c := range kept {
+			if (q.Get("service") == "" || q.Get("service") == c.Service) && len(page) < limit {
+				page = append(page, c)
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"changes": page, "more": len(page) == limit})
+	}))
+	defer srv.Close()
+	got, err := Remote{URL: srv.URL, Token: "tok"}.Changes(context.Background(), []string{"api"}, from, from.Add(7*24*time.Hour))
+	if err != nil || len(got) != 1 || got[0].Summary != "deploy api v2" {
+		t.Fatalf("changes of api: %+v, %v; want its one deploy", got, err)
 	}
 }

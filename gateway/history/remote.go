@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
@@ -113,33 +112,42 @@ func (r Remote) Incidents(ctx context.Context, since, until time.Time, open bool
 // with since, until (RFC 3339), service and limit.
 const ChangesPath = "/api/v1/changes"
 
-// Changes reads the changes of the services from the API.
+// Changes reads the changes of the services from the API, one service
+// at a time: asked for every service's, the newest maxChanges of all of
+// them, a busy service's deploys left out the schedule's own, and the
+// document listed none of them.
 func (r Remote) Changes(ctx context.Context, services []string, since, until time.Time) ([]report.Change, error) {
-	q := url.Values{}
-	q.Set("since", since.UTC().Format(time.RFC3339Nano))
-	q.Set("until", until.UTC().Format(time.RFC3339Nano))
-	q.Set("limit", strconv.Itoa(maxChanges))
-	resp, err := r.get(ctx, "changes", ChangesPath, q, "application/json")
-	if ae := (*apiclient.Error)(nil); errors.As(err, &ae) && ae.Code == http.StatusNotFound {
-		// A pagerd from before change events were kept (a newer CLI
-		// against an older server): the document keeps the template's
-		// prompts, as for a week with none, rather than failing whole.
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var page struct {
-		Changes []changes.Change `json:"changes"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
-		return nil, fmt.Errorf("changes from %s: %w", r.URL, err)
-	}
 	var out []changes.Change
-	for _, c := range page.Changes {
-		if slices.Contains(services, c.Service) {
-			out = append(out, c)
+	for _, svc := range services {
+		q := url.Values{}
+		q.Set("service", svc)
+		q.Set("since", since.UTC().Format(time.RFC3339Nano))
+		q.Set("until", until.UTC().Format(time.RFC3339Nano))
+		q.Set("limit", strconv.Itoa(maxChanges))
+		resp, err := r.get(ctx, "changes", ChangesPath, q, "application/json")
+		if ae := (*apiclient.Error)(nil); errors.As(err, &ae) && ae.Code == http.StatusNotFound {
+			// A pagerd from before change events were kept (a newer
+			// CLI against an older server), or one whose config has
+			// no such service: the document keeps the template's
+			// prompts, as for a week with none, rather than failing
+			// whole.
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Changes []changes.Change `json:"changes"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("changes from %s: %w", r.URL, err)
+		}
+		for _, c := range page.Changes {
+			if c.Service == svc {
+				out = append(out, c)
+			}
 		}
 	}
 	return ReportChanges(out), nil

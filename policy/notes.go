@@ -203,19 +203,32 @@ func (c *Config) OnCallWarnings(user, tier, replaces string) []string {
 	var out []string
 	if vias := c.providerVias(); wokenByNothing(u, vias) {
 		others := "other users are paged through " + series(vias, "and")
-		if r := c.User(replaces); r != nil && !isLogOnly(r) {
-			var theirs []string
-			for _, ct := range r.Contacts {
-				if ct.Via != "log" && !slices.Contains(theirs, ct.Via) {
-					theirs = append(theirs, ct.Via)
-				}
+		if r := c.User(replaces); r != nil {
+			if theirs := pagedThrough(r); len(theirs) > 0 {
+				others = fmt.Sprintf("%s, whom they replace on %s, is paged through %s", r.ID, tier, series(theirs, "and"))
 			}
-			others = fmt.Sprintf("%s, whom they replace on %s, is paged through %s", r.ID, tier, series(theirs, "and"))
 		}
 		out = append(out, fmt.Sprintf("%s's every contact is via log, which writes their pages to %s and sends them nowhere, while %s: on %s, %s is woken by nothing; give them a contact that reaches them (via %s) in the config, or put on call someone who has one",
 			u.ID, c.logWhere(), others, tier, u.ID, series(vias, "or")))
 	}
 	return append(out, c.ladderWarnings[u.ID]...)
+}
+
+// pagedThrough are the transports other than log that u's ladders page
+// u through: those of the contacts their steps use, not of every contact
+// (one their notification rules never use pages them through nothing).
+func pagedThrough(u *User) []string {
+	via := map[string]string{}
+	for _, ct := range u.Contacts {
+		via[ct.Channel] = ct.Via
+	}
+	var out []string
+	for _, st := range append(slices.Clone(u.NotificationRules.High), u.NotificationRules.Low...) {
+		if v := via[st.Channel]; v != "" && v != "log" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // pagedFrom is, for each user the config pages, the first field that

@@ -149,10 +149,17 @@ func TestOnCallWarningsForAnOverride(t *testing.T) {
 	if w := c.OnCallWarnings("cat", "primary", "ann"); len(w) != 0 {
 		t.Errorf("every contact via log: warnings %q, want none", w)
 	}
-	c.Users = append(c.Users, User{ID: "bob", Contacts: []Contact{{Channel: ChannelPush, Via: "ntfy"}}})
-	c.users = map[string]*User{"ann": &c.Users[0], "cat": &c.Users[1], "bob": &c.Users[2]}
+	// Loaded, every user has steps (the default ladder on their contacts).
+	// Eve has an ntfy contact, but her ladder pages her through the log
+	// alone: she is not paged through ntfy.
+	c.Users = append(c.Users, User{ID: "bob", Contacts: []Contact{{Channel: ChannelPush, Via: "ntfy"}},
+		NotificationRules: NotificationRules{High: []NotifyStep{{0, ChannelPush}}, Low: []NotifyStep{{0, ChannelPush}}}},
+		User{ID: "eve", Contacts: []Contact{{Channel: ChannelPush, Via: "ntfy"}, {Channel: ChannelSMS, Via: "log"}},
+			NotificationRules: NotificationRules{High: []NotifyStep{{0, ChannelSMS}}, Low: []NotifyStep{{0, ChannelSMS}}}})
+	c.users = map[string]*User{"ann": &c.Users[0], "cat": &c.Users[1], "bob": &c.Users[2], "eve": &c.Users[3]}
 	for _, tc := range []struct{ user, replaces, want string }{
 		{"cat", "bob", "while bob, whom they replace on primary, is paged through ntfy: on primary, cat is woken by nothing"},
+		{"cat", "eve", "while other users are paged through ntfy: on primary, cat is woken by nothing"},
 		{"cat", "ann", "while other users are paged through ntfy: on primary, cat is woken by nothing"},
 		{"cat", "", "while other users are paged through ntfy"},
 		{"bob", "ann", ""},

@@ -689,3 +689,44 @@ func TestFiringReadJustAfterAStopAfterItsIncidentsResolveOpens(t *testing.T) {
 		})
 	}
 }
+
+// TestFiringAgainstAResolveAheadOfThisClockSaysNothingOfAStop: a firing
+// read with no stop of this replica (its earliest and latest arrival the
+// same) against its incident's resolve made on a clock read as ahead of
+// this replica's opens its incident, as before the latest arrival was
+// looked at; the warning that it was read just after a stop of this
+// replica is not logged for it (it was, on every such firing: an on-call
+// engineer looking for a stop that never happened).
+func TestFiringAgainstAResolveAheadOfThisClockSaysNothingOfAStop(t *testing.T) {
+	t0 := fixedNow
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, withStore(open(t)), withConfig(noStorm))
+			send := func(body string) {
+				t.Helper()
+				if got := h.do("POST", "/v2/enqueue", body); got.code/100 != 2 {
+					t.Fatalf("POST /v2/enqueue: %d %s", got.code, got.body)
+				}
+			}
+			h.clock.Set(t0.Add(-time.Minute))
+			send(pdEventBody("trigger", "k"))
+			h.clock.Set(t0.Add(10 * time.Second)) // the resolving replica's clock, ahead
+			send(pdEventBody("resolve", "k"))
+			h.clock.Set(t0.Add(2 * time.Second))
+			send(pdEventBody("trigger", "k"))
+			l := h.list("")
+			open := 0
+			for _, i := range l {
+				if i.Status == "triggered" {
+					open++
+				}
+			}
+			if open != 1 {
+				t.Fatalf("incidents %+v; want the firing's new one open\n%s", l, h.logs)
+			}
+			if strings.Contains(h.logs.String(), "may have come after its incident's resolve") {
+				t.Fatalf("a firing read with no stop logged as read just after one:\n%s", h.logs)
+			}
+		})
+	}
+}

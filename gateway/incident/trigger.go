@@ -328,11 +328,14 @@ func (s *Service) superseded(ctx context.Context, cfg *policy.Config, a Alert, i
 	received := latestArrival(ctx, a)
 	if resolve == nil || resolve.Actor != a.Source || !resolve.Received.After(received.Add(ReceivedSkew(cfg))) ||
 		resolve.At.After(now.Add(ReceivedSkew(cfg))) || newer {
-		if resolve != nil && resolve.Actor == a.Source && !newer && resolve.Received.After(a.Received.Add(ReceivedSkew(cfg))) {
+		if resolve != nil && resolve.Actor == a.Source && !newer && resolve.Received.After(a.Received.Add(ReceivedSkew(cfg))) &&
+			!resolve.At.After(now.Add(ReceivedSkew(cfg))) {
 			// Only its latest arrival says it may have come after the
 			// resolve: if it did not, this is a page for an outage its
 			// sender ended, which a person resolves. Said, so that one can
-			// be told from a new outage.
+			// be told from a new outage. Not for a resolve on a clock
+			// read as ahead of this replica's, which opens it whatever
+			// its arrival: no stop of this replica is why.
 			s.log.Warn("firing read just after a stop of this replica may have come after its incident's resolve: it opens an incident",
 				"resolved", id, "service", a.Service.Name, "source", a.Source, "received_earliest", a.Received.UTC().Truncate(time.Millisecond),
 				"received_latest", received.UTC().Truncate(time.Millisecond), "resolve_received", resolve.Received.UTC().Truncate(time.Millisecond))

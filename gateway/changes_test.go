@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -284,6 +285,86 @@ func TestChangesOfOneServiceAtOnceAreAllKept(t *testing.T) {
 			}
 			if list, err := l.List(context.Background(), []string{"api"}, time.Time{}, time.Time{}, 0); err != nil || len(list) != n {
 				t.Fatalf("%d changes listed (%v), want %d", len(list), err, n)
+			}
+		})
+	}
+}
+
+// TestChangeEventsBoundedBelowTheAlertsRate: server.rate_limit allows a
+// key 100 requests a second, burst 1,000, for alerts; a deploy tool stuck
+// in a loop at that pace had every one of its changes read and rewrite
+// the service's kept changes, keeping the store busy beside the pages.
+// Change events take at most changes.Burst at once and
+// changes.MaxPerSecond after: the one past the burst is refused 429,
+// and the service's alerts are still taken.
+func TestChangeEventsBoundedBelowTheAlertsRate(t *testing.T) {
+	h := newHarness(t, withConfig(testConfig+"server: {rate_limit: {per_second: 100, burst: 1000}}\n"))
+	h.d.server.o.Changes = &changes.Log{Store: countingDocs{}} // the bound, not the store, is under test
+	change := `{"routing_key":"` + pdKey + `","payload":{"summary":"deploy"}}`
+	for i := range changes.Burst {
+		if r := h.do("POST", "/v2/change/enqueue", change); r.code != 202 {
+			t.Fatalf("change %d of the burst: %d %s", i+1, r.code, r.body)
+		}
+	}
+	if r := h.do("POST", "/v2/change/enqueue", change); r.code != 429 {
+		t.Fatalf("a change past the changes' burst, under the alerts' limit: %d %s, want 429", r.code, r.body)
+	}
+	if r := h.do("POST", "/v2/enqueue", `{"routing_key":"`+pdKey+`","event_action":"trigger","payload":{"summary":"db down","source":"db1","severity":"critical"}}`); r.code != 202 {
+		t.Fatalf("an alert after the changes' limit: %d %s", r.code, r.body)
+	}
+}
+
+// countingDocs is a store.Docs that takes every write and holds nothing.
+type countingDocs struct{ store.Docs }
+
+func (countingDocs) ListDocs(context.Context, string) (map[string][]byte, int64, error) {
+	return nil, 0, nil
+}
+
+func (countingDocs) PutDocs(context.Context, string, int64, map[string][]byte, []string) (int64, error) {
+	return 1, nil
+}
+
+// TestChangeKeptWithinMaxBytes: a change is read and rewritten with every
+// later one of its service, so one is kept in changes.MaxBytes at most:
+// its custom details are left out past it (said), then its links from
+// the last. A change that fits keeps everything. Both stores.
+func TestChangeKeptWithinMaxBytes(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("x", n) }
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			l := &changes.Log{Store: open(t).(store.Docs)}
+			var links []changes.Link
+			for range 5 {
+				links = append(links, changes.Link{Href: "https://ci.example.com/" + long(1000)})
+			}
+			big, err := l.Record(context.Background(), changes.Change{Service: "api", Summary: "deploy v2",
+				Details: json.RawMessage(`{"manifest":"` + long(3000) + `"}`), Links: links})
+			if err != nil {
+				t.Fatal(err)
+			}
+			small, err := l.Record(context.Background(), changes.Change{Service: "api", Summary: "deploy v3",
+				Details: json.RawMessage(`{"build":42}`), Links: links[:1]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			list, err := l.List(context.Background(), []string{"api"}, time.Time{}, time.Time{}, 0)
+			if err != nil || len(list) != 2 {
+				t.Fatalf("listed %d (%v), want 2", len(list), err)
+			}
+			for _, c := range list {
+				b, _ := json.Marshal(c)
+				switch c.ID {
+				case big.ID:
+					if len(b) > changes.MaxBytes || c.Details != nil || !c.DetailsDropped || len(c.Links) == 0 || len(c.Links) == 5 {
+						t.Errorf("the large change kept in %d bytes, details %d bytes (dropped %v), %d links; want at most %d bytes, no details, some links",
+							len(b), len(c.Details), c.DetailsDropped, len(c.Links), changes.MaxBytes)
+					}
+				case small.ID:
+					if string(c.Details) != `{"build":42}` || c.DetailsDropped || len(c.Links) != 1 {
+						t.Errorf("the small change kept as %s", b)
+					}
+				}
 			}
 		})
 	}

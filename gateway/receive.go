@@ -187,6 +187,12 @@ type limitKey struct{ bucket, service string }
 // allow applies the per-integration-key rate limit (server.rate_limit,
 // on by default) to the service's bucket.
 func (s *Server) allow(cfg *policy.Config, bucket, service string) bool {
+	return s.allowAtMost(cfg, bucket, service, 0, 0)
+}
+
+// allowAtMost is allow with the bucket's rate and burst at most perSecond
+// and burst (0: as configured).
+func (s *Server) allowAtMost(cfg *policy.Config, bucket, service string, perSecond float64, burst int) bool {
 	rl := cfg.Server.RateLimit
 	if rl == nil || rl.PerSecond <= 0 {
 		return true
@@ -195,7 +201,14 @@ func (s *Server) allow(cfg *policy.Config, bucket, service string) bool {
 	s.limitMu.Lock()
 	l, ok := s.limits[key]
 	if !ok {
-		l = rate.NewLimiter(rate.Limit(rl.PerSecond), rl.Burst)
+		r, b := rl.PerSecond, rl.Burst
+		if perSecond > 0 {
+			r = min(r, perSecond)
+		}
+		if burst > 0 {
+			b = min(b, burst)
+		}
+		l = rate.NewLimiter(rate.Limit(r), b)
 		s.limits[key] = l
 	}
 	s.limitMu.Unlock()
@@ -997,9 +1010,10 @@ func (s *Server) changeEnqueue(c echo.Context) error {
 		}
 		return invalid(http.StatusBadRequest, "Invalid routing key")
 	}
-	// A bucket of their own, at the same rate: a deploy tool's burst
-	// must not hold up the service's alerts.
-	if !s.allow(cfg, "pd-change:", svc.Name) {
+	// A bucket of their own, at the same rate but at most the changes'
+	// own: a deploy tool's burst must not hold up the service's alerts,
+	// nor keep the store busy rewriting its changes.
+	if !s.allowAtMost(cfg, "pd-change:", svc.Name, changes.MaxPerSecond, changes.Burst) {
 		c.Response().Header().Set("Retry-After", "1")
 		return answer(http.StatusTooManyRequests, "throttle event", "Requests for this service are arriving too quickly. Please retry later.")
 	}

@@ -33,6 +33,23 @@ const Keep = 30 * 24 * time.Hour
 // keeps its latest.
 const MaxPerService = 200
 
+// MaxPerSecond and Burst bound the change events one service takes, below
+// server.rate_limit when that is higher (the alerts' 100 a second): each
+// write reads and rewrites the service's kept changes, so a deploy tool
+// stuck in a loop at the alerts' rate kept the store busy with them,
+// beside the pages. Two a second, sixty at once, is far above a deploy
+// pipeline's pace.
+const (
+	MaxPerSecond = 2
+	Burst        = 60
+)
+
+// MaxBytes bounds one kept change, as JSON: past it its custom details
+// are left out (DetailsDropped), then its links from the last, so a
+// service's kept changes stay under a megabyte, read and written whole at
+// each new one.
+const MaxBytes = 4 << 10
+
 // Kind is the store.Docs kind of a service's changes.
 func Kind(service string) string { return "changes:" + service }
 
@@ -96,6 +113,14 @@ func (l *Log) Record(ctx context.Context, c Change) (Change, error) {
 		c.At = c.ReceivedAt
 	}
 	doc, err := json.Marshal(c)
+	for err == nil && len(doc) > MaxBytes && (len(c.Details) > 0 || len(c.Links) > 0) {
+		if len(c.Details) > 0 {
+			c.Details, c.DetailsDropped = nil, true
+		} else {
+			c.Links = c.Links[:len(c.Links)-1]
+		}
+		doc, err = json.Marshal(c)
+	}
 	if err != nil {
 		return Change{}, err
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -71,6 +72,43 @@ func TestFingerprintFiringCheckAfterTheGroupsResolve(t *testing.T) {
 						t.Fatalf("Alertmanager back, listing no alert of the group: overflow incident %s (timeline %s), want %s", v.Status, timelineTypes(v), want)
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestFingerprintFiringReadJustAfterAStopAfterTheGroupsResolveOpensItsOverflow:
+// the mirror of the firing notification a stalled replica answered late.
+// A replica was stopped from t0 to t0+5s (CPU starved, a VM paused);
+// meanwhile another took the group's resolved notification at t0+4s,
+// none left out. The group fired again with its alerts' starts unchanged,
+// and the stopped replica read that firing notification (api-3 left out,
+// max_alerts 2) at t0+6s, within the grace after its stop: stamped at
+// the stop's start at the earliest (t0), at t0+6s at the latest. The
+// check of the alerts it left out judged it by its earliest, took the
+// resolve as after it and ending each of its alerts, and opened nothing
+// (Alertmanager down): api-3's outage paged nobody. Judged by its latest,
+// as its alerts' own incidents are, the resolve may have come before it:
+// the overflow incident opens, as for a firing received after the
+// resolve. Both stores.
+func TestFingerprintFiringReadJustAfterAStopAfterTheGroupsResolveOpensItsOverflow(t *testing.T) {
+	firing := amTruncated("firing", 1, [2]string{"api-1", "firing"}, [2]string{"api-2", "firing"})
+	resolved := amTruncated("resolved", 0, [2]string{"api-1", "resolved"}, [2]string{"api-2", "resolved"})
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			am := &fakeAlertmanagerAPI{down: true}
+			h, post := overflowHarness(t, open, am)
+			t0 := h.clock.Now()
+			h.clock.Set(t0.Add(4 * time.Second))
+			h.d.server.o.Arrival = func(*http.Request) (time.Time, time.Time) { return h.clock.Now(), h.clock.Now() }
+			post(resolved)
+			h.clock.Set(t0.Add(6 * time.Second))
+			h.d.server.o.Arrival = func(*http.Request) (time.Time, time.Time) { return t0, t0.Add(6 * time.Second) }
+			post(firing)
+			h.runUntil(t0.Add(10 * time.Minute))
+			if v, opened := overflowIncident(h); !opened || v.Status != "triggered" {
+				t.Fatalf("overflow incident opened %v (%s, timeline %s); want it open: the firing notification read just after a stop "+
+					"may have come after the group's resolve", opened, v.Status, timelineTypes(v))
 			}
 		})
 	}

@@ -855,7 +855,7 @@ func (s *Server) takeGroup(ctx context.Context, cfg *policy.Config, svc *policy.
 		}
 		asking, err := s.o.Withheld.LeftOutFiring(ctx, svc, amresolve.Group{Receiver: msg.Receiver, Labels: msg.GroupLabels}, amresolve.Overflow{
 			DedupKey: g.DedupKey, Route: msg.CommonLabels, Summary: g.Summary, Details: g.Details, Truncated: truncated,
-			KeyPrefix: msg.AlertKeyPrefix(), InView: msg.KeyFingerprints(), Received: msg.Received, Fired: msg.KeyTimes()})
+			KeyPrefix: msg.AlertKeyPrefix(), InView: msg.KeyFingerprints(), Received: msg.Received, ReadAt: incident.ReadAt(ctx), Fired: msg.KeyTimes()})
 		if err != nil {
 			return groupTaken{noted: noted, err: err}
 		}

@@ -60,6 +60,13 @@ type Overflow struct {
 	// received after it (GroupResolved) ended what it said.
 	Received time.Time                    `json:"received,omitzero"`
 	Fired    map[string]ingest.AlertTimes `json:"fired,omitempty"`
+	// ReadAt is the latest the notification may have arrived
+	// (incident.WithReadAt; zero when not known): a firing one is judged
+	// by it against the group's resolve (endedSince), as its alerts'
+	// incidents are (incident.Service.Trigger), since one read just after
+	// a stop of its replica may have come after a resolve taken
+	// elsewhere meanwhile.
+	ReadAt time.Time `json:"read_at,omitzero"`
 }
 
 // groupEnded is the mark a resolved notification of a group in
@@ -165,7 +172,11 @@ func (c *Checker) endedSince(ctx context.Context, cfg *policy.Config, d *overflo
 		return false, false, nil
 	}
 	skew := incident.ReceivedSkew(cfg)
-	if !m.Received.After(d.Received.Add(skew)) || m.Received.After(now.Add(skew)) {
+	received := d.Received
+	if d.ReadAt.After(received) {
+		received = d.ReadAt
+	}
+	if !m.Received.After(received.Add(skew)) || m.Received.After(now.Add(skew)) {
 		return false, false, nil
 	}
 	return true, !m.Cut && ingest.EndsEach(m.Ended, d.Fired), nil

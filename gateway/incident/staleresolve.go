@@ -48,7 +48,7 @@ func (s *Service) unlessSuperseded(ctx context.Context, ev policy.Event, g guard
 		return g
 	}
 	received := ev.Received
-	if at := readAt(ctx); at.After(received) {
+	if at := ReadAt(ctx); at.After(received) {
 		received = at
 	}
 	return func(inc *store.Incident) ([]store.Entry, bool, error) {
@@ -83,8 +83,8 @@ func WithReadAt(ctx context.Context, at time.Time) context.Context {
 	return context.WithValue(ctx, readAtKey{}, at)
 }
 
-// readAt is WithReadAt's time, zero when ctx has none.
-func readAt(ctx context.Context) time.Time {
+// ReadAt is WithReadAt's time, zero when ctx has none.
+func ReadAt(ctx context.Context) time.Time {
 	at, _ := ctx.Value(readAtKey{}).(time.Time)
 	return at
 }
@@ -103,7 +103,7 @@ func readAt(ctx context.Context) time.Time {
 // kernel as the VM resumes, and opens its incident (a false page, which
 // a person can end, where the other reading misses one).
 func latestArrival(ctx context.Context, a Alert) time.Time {
-	if at := readAt(ctx); at.After(a.Received) {
+	if at := ReadAt(ctx); at.After(a.Received) {
 		return at
 	}
 	return a.Received

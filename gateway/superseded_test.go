@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -626,37 +625,13 @@ func TestFiringReceivedBeforeAnAlertOfItResolvedOpensNothing(t *testing.T) {
 // stores.
 func TestFiringReadJustAfterAStopAfterItsIncidentsResolveOpens(t *testing.T) {
 	t0 := fixedNow
-	a := lbl("X", "critical", "a")
-	amFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0.Add(-time.Minute)})
-	amResolved := amBody("resolved", "g", 0, amAlert{st: "resolved", labels: a, starts: t0.Add(-time.Minute), ends: t0.Add(3 * time.Second)})
-	ogFiring := `{"message":"disk full on db1","alias":"disk-db1","priority":"P1"}`
-	cfg := strings.Replace(noStorm, "integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+"}",
-		"integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+", opsgenie_key: "+ogKey+"}", 1)
-	type req struct{ path, body, auth string }
+	cfg, cases := stopCases(t0)
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			for _, tc := range []struct {
-				name            string
-				resolve, firing req
-			}{
-				{"alertmanager", req{"/api/v1/alertmanager", amResolved, "Bearer " + amKey}, req{"/api/v1/alertmanager", amFiring, "Bearer " + amKey}},
-				{"pagerduty", req{"/v2/enqueue", pdEventBody("resolve", "k"), ""}, req{"/v2/enqueue", pdEventBody("trigger", "k"), ""}},
-				{"opsgenie", req{"/v2/alerts/disk-db1/close?identifierType=alias", `{"source":"alertmanager"}`, "GenieKey " + ogKey},
-					req{"/v2/alerts", ogFiring, "GenieKey " + ogKey}},
-			} {
+			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					h := newHarness(t, withStore(open(t)), withConfig(cfg))
-					send := func(r req, earliest, latest time.Time) {
-						t.Helper()
-						h.d.server.o.Arrival = func(*http.Request) (time.Time, time.Time) { return earliest, latest }
-						var hdr []string
-						if r.auth != "" {
-							hdr = []string{"Authorization", r.auth}
-						}
-						if got := h.do("POST", r.path, r.body, hdr...); got.code/100 != 2 {
-							t.Fatalf("POST %s: %d %s", r.path, got.code, got.body)
-						}
-					}
+					send := func(r stopReq, earliest, latest time.Time) { t.Helper(); sendAt(t, h, r, earliest, latest) }
 					// Opened a minute before, resolved at t0+4s by a
 					// replica that ran.
 					h.clock.Set(t0.Add(-time.Minute))

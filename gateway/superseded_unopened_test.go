@@ -239,37 +239,13 @@ func TestResolveThatFoundNoIncidentUnrememberedIsAnswered2xx(t *testing.T) {
 // after a stop, it opens and pages. Both stores.
 func TestFiringReadJustAfterAStopAfterAResolveThatFoundNoIncidentOpens(t *testing.T) {
 	t0 := fixedNow
-	a := lbl("X", "critical", "a")
-	amFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0.Add(-time.Minute)})
-	amResolved := amBody("resolved", "g", 0, amAlert{st: "resolved", labels: a, starts: t0.Add(-time.Minute), ends: t0.Add(3 * time.Second)})
-	ogFiring := `{"message":"disk full on db1","alias":"disk-db1","priority":"P1"}`
-	cfg := strings.Replace(noStorm, "integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+"}",
-		"integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+", opsgenie_key: "+ogKey+"}", 1)
-	type req struct{ path, body, auth string }
+	cfg, cases := stopCases(t0)
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			for _, tc := range []struct {
-				name            string
-				resolve, firing req
-			}{
-				{"alertmanager", req{"/api/v1/alertmanager", amResolved, "Bearer " + amKey}, req{"/api/v1/alertmanager", amFiring, "Bearer " + amKey}},
-				{"pagerduty", req{"/v2/enqueue", pdEventBody("resolve", "k"), ""}, req{"/v2/enqueue", pdEventBody("trigger", "k"), ""}},
-				{"opsgenie", req{"/v2/alerts/disk-db1/close?identifierType=alias", `{"source":"alertmanager"}`, "GenieKey " + ogKey},
-					req{"/v2/alerts", ogFiring, "GenieKey " + ogKey}},
-			} {
+			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					h := newHarness(t, withStore(open(t)), withConfig(cfg))
-					send := func(r req, earliest, latest time.Time) {
-						t.Helper()
-						h.d.server.o.Arrival = func(*http.Request) (time.Time, time.Time) { return earliest, latest }
-						var hdr []string
-						if r.auth != "" {
-							hdr = []string{"Authorization", r.auth}
-						}
-						if got := h.do("POST", r.path, r.body, hdr...); got.code/100 != 2 {
-							t.Fatalf("POST %s: %d %s", r.path, got.code, got.body)
-						}
-					}
+					send := func(r stopReq, earliest, latest time.Time) { t.Helper(); sendAt(t, h, r, earliest, latest) }
 					// Taken by a replica that ran, at t0+4s: no incident.
 					h.clock.Set(t0.Add(4 * time.Second))
 					send(tc.resolve, h.clock.Now(), h.clock.Now())
@@ -312,5 +288,48 @@ func TestOlderResolveMarkDoesNotReplaceALaterOne(t *testing.T) {
 				t.Fatalf("the firing received between the resolves: incident %q, outcome %v, %v; want nothing opened", id, out, err)
 			}
 		})
+	}
+}
+
+// stopReq is a request an intake's sender makes.
+type stopReq struct{ path, body, auth string }
+
+// stopCase is a sender's resolve of a key and its next firing of it, as
+// Alertmanager, PagerDuty and Opsgenie send them.
+type stopCase struct {
+	name            string
+	resolve, firing stopReq
+}
+
+// stopCases are the resolve and firing of each intake, an Alertmanager
+// group's alert started a minute before t0 and resolved at t0+3s, and
+// noStorm's config with an Opsgenie key, which the cases' service takes
+// all three on.
+func stopCases(t0 time.Time) (cfg string, cases []stopCase) {
+	a := lbl("X", "critical", "a")
+	amFiring := amBody("firing", "g", 0, amAlert{st: "firing", labels: a, starts: t0.Add(-time.Minute)})
+	amResolved := amBody("resolved", "g", 0, amAlert{st: "resolved", labels: a, starts: t0.Add(-time.Minute), ends: t0.Add(3 * time.Second)})
+	ogFiring := `{"message":"disk full on db1","alias":"disk-db1","priority":"P1"}`
+	cfg = strings.Replace(noStorm, "integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+"}",
+		"integrations: {alertmanager_key: "+amKey+", pagerduty_routing_key: "+pdKey+", opsgenie_key: "+ogKey+"}", 1)
+	return cfg, []stopCase{
+		{"alertmanager", stopReq{"/api/v1/alertmanager", amResolved, "Bearer " + amKey}, stopReq{"/api/v1/alertmanager", amFiring, "Bearer " + amKey}},
+		{"pagerduty", stopReq{"/v2/enqueue", pdEventBody("resolve", "k"), ""}, stopReq{"/v2/enqueue", pdEventBody("trigger", "k"), ""}},
+		{"opsgenie", stopReq{"/v2/alerts/disk-db1/close?identifierType=alias", `{"source":"alertmanager"}`, "GenieKey " + ogKey},
+			stopReq{"/v2/alerts", ogFiring, "GenieKey " + ogKey}},
+	}
+}
+
+// sendAt posts r to h as a request arrivals stamped between earliest and
+// latest, failing unless it is answered 2xx.
+func sendAt(t *testing.T, h *harness, r stopReq, earliest, latest time.Time) {
+	t.Helper()
+	h.d.server.o.Arrival = func(*http.Request) (time.Time, time.Time) { return earliest, latest }
+	var hdr []string
+	if r.auth != "" {
+		hdr = []string{"Authorization", r.auth}
+	}
+	if got := h.do("POST", r.path, r.body, hdr...); got.code/100 != 2 {
+		t.Fatalf("POST %s: %d %s", r.path, got.code, got.body)
 	}
 }

@@ -51,15 +51,9 @@ type ChangeLink struct {
 // payload.summary is cut to MaxEventSummaryChars, as PagerDuty cuts it;
 // the other fields to the limits above. headerKey is X-Routing-Key.
 func DecodeChangeEvent(body []byte, headerKey string) (*ChangeEvent, []string) {
-	if len(body) > MaxEventBytes {
-		return nil, []string{fmt.Sprintf("Event object is too large: %d bytes, the limit is %d bytes", len(body), MaxEventBytes)}
-	}
-	var top map[string]json.RawMessage
-	if msg := decodeEventJSON(body, &top); msg != "" {
-		return nil, []string{"Malformed JSON: " + msg}
-	}
-	if top == nil {
-		return nil, []string{"Malformed JSON: the event must be a JSON object, got null"}
+	top, errs := decodeEventObject(body)
+	if errs != nil {
+		return nil, errs
 	}
 	v := &validator{}
 	ev := &ChangeEvent{}

@@ -117,15 +117,9 @@ func DecodeEvent(body []byte) (*pagerduty.V2Event, []string) { return DecodeEven
 // header when the body has none (older pdpyras clients send it only
 // there), so an event without one in the body is routed by it.
 func DecodeEventKeyed(body []byte, headerKey string) (*pagerduty.V2Event, []string) {
-	if len(body) > MaxEventBytes {
-		return nil, []string{fmt.Sprintf("Event object is too large: %d bytes, the limit is %d bytes", len(body), MaxEventBytes)}
-	}
-	var top map[string]json.RawMessage
-	if msg := decodeEventJSON(body, &top); msg != "" {
-		return nil, []string{"Malformed JSON: " + msg}
-	}
-	if top == nil {
-		return nil, []string{"Malformed JSON: the event must be a JSON object, got null"}
+	top, errs := decodeEventObject(body)
+	if errs != nil {
+		return nil, errs
 	}
 
 	if isEventV1(top) {
@@ -497,4 +491,21 @@ type eventWithoutKey struct {
 	Client    string               `json:"client,omitempty"`
 	ClientURL string               `json:"client_url,omitempty"`
 	Payload   *pagerduty.V2Payload `json:"payload,omitempty"`
+}
+
+// decodeEventObject reads an Events API body (an alert or a change event)
+// as its top-level JSON object, with PagerDuty's wording for a body too
+// large, malformed, or not an object.
+func decodeEventObject(body []byte) (map[string]json.RawMessage, []string) {
+	if len(body) > MaxEventBytes {
+		return nil, []string{fmt.Sprintf("Event object is too large: %d bytes, the limit is %d bytes", len(body), MaxEventBytes)}
+	}
+	var top map[string]json.RawMessage
+	if msg := decodeEventJSON(body, &top); msg != "" {
+		return nil, []string{"Malformed JSON: " + msg}
+	}
+	if top == nil {
+		return nil, []string{"Malformed JSON: the event must be a JSON object, got null"}
+	}
+	return top, nil
 }
